@@ -1,0 +1,15 @@
+import {BeltCommand} from '../../base-command.js'
+import {readConfigFile} from '../../core/config/store.js'
+import {maskedConfig} from '../../core/config/update.js'
+
+export default class ClusterConfig extends BeltCommand {
+  static description = 'Print the cluster\'s config.yml (secrets masked)'
+  static examples = ['<%= config.bin %> cluster config', '<%= config.bin %> cluster config --cluster swarm2k']
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(ClusterConfig)
+    const cluster = this.resolveCluster(flags)
+    const cfg = readConfigFile(cluster.configPath)
+    process.stdout.write(maskedConfig(cfg.doc, cfg.driver))
+  }
+}

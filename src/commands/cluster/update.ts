@@ -1,0 +1,31 @@
+import {BeltCommand} from '../../base-command.js'
+import {UsageError} from '../../core/errors.js'
+import {readConfigFile, writeConfigFile} from '../../core/config/store.js'
+import {applyAssignments} from '../../core/config/update.js'
+import {info, out} from '../../ui/output.js'
+
+export default class ClusterUpdate extends BeltCommand {
+  static description = 'Set keys of the cluster\'s driver block (key=value; key=[a,b] for lists; dotted keys into maps; key= removes)'
+  static examples = [
+    '<%= config.bin %> cluster update region=sgp1',
+    '<%= config.bin %> cluster update tags=[swarm,prod] concurrency=200',
+    '<%= config.bin %> cluster update hosts.w2=203.0.113.12 hosts.w1.port=22',
+    '<%= config.bin %> cluster update ssh_key_fingerprint=',
+  ]
+  static strict = false
+
+  async run(): Promise<void> {
+    const {argv, flags} = await this.parse(ClusterUpdate)
+    const assignments = argv as string[]
+    if (assignments.length === 0) throw new UsageError('nothing to update: give key=value (see belt cluster update --help)')
+    const cluster = this.resolveCluster(flags)
+    const cfg = readConfigFile(cluster.configPath)
+    const diff = applyAssignments(cfg.doc, cfg.driver, assignments, 'cluster update')
+    if (!diff.changed) {
+      info(`cluster '${cluster.name}': nothing changed`)
+      return
+    }
+    writeConfigFile(cluster.configPath, cfg.doc)
+    for (const l of diff.lines) out(l)
+  }
+}

@@ -1,0 +1,27 @@
+import {Args, Flags} from '@oclif/core'
+import {BeltCommand} from '../base-command.js'
+import {expandPatterns} from '../core/range.js'
+import {providerFor} from '../providers/index.js'
+import {byName, nodesTable, out, printJson} from '../ui/output.js'
+
+export default class Ls extends BeltCommand {
+  static description = 'List the cluster\'s nodes (only this cluster\'s, every page)'
+  static examples = ['<%= config.bin %> ls', "<%= config.bin %> ls 'w[1:10]' --json"]
+  static strict = false
+  static args = {patterns: Args.string({description: 'only these names or patterns'})}
+  static flags = {json: Flags.boolean({description: 'print a JSON array of nodes'})}
+
+  async run(): Promise<void> {
+    const {argv, flags} = await this.parse(Ls)
+    const cluster = this.resolveCluster(flags)
+    const provider = await providerFor(cluster)
+    const wanted = (argv as string[]).length ? new Set(expandPatterns(argv as string[])) : null
+    const nodes = (await provider.list()).filter((n) => !wanted || wanted.has(n.name)).sort(byName)
+    if (flags.json) return printJson(nodes)
+    if (nodes.length === 0) {
+      process.stderr.write(`no nodes in cluster '${cluster.name}'\n`)
+      return
+    }
+    out(nodesTable(nodes))
+  }
+}

@@ -1,0 +1,46 @@
+import {Args, Flags} from '@oclif/core'
+import {BeltCommand} from '../base-command.js'
+import {Interrupted, PartialFailure, UsageError} from '../core/errors.js'
+import {expandPatterns} from '../core/range.js'
+import {onInterrupt} from '../core/interrupt.js'
+import {providerFor} from '../providers/index.js'
+import {info, warn} from '../ui/output.js'
+import {confirm} from '../ui/prompt.js'
+import {shorten} from './create.js'
+
+export default class Rm extends BeltCommand {
+  static description = 'Remove nodes of this cluster (only nodes tagged for it)'
+  static examples = ["<%= config.bin %> rm 'w[1:10]'", '<%= config.bin %> rm --all --force']
+  static strict = false
+  static args = {patterns: Args.string({description: 'node names or patterns'})}
+  static flags = {
+    all: Flags.boolean({description: 'every node of this cluster'}),
+    force: Flags.boolean({char: 'f', description: 'do not ask (required without a terminal)'}),
+  }
+
+  async run(): Promise<void> {
+    const {argv, flags} = await this.parse(Rm)
+    const patterns = argv as string[]
+    if (flags.all && patterns.length) throw new UsageError('give either --all or node patterns, not both')
+    if (!flags.all && patterns.length === 0) throw new UsageError('nothing to remove: give node patterns or --all')
+    const cluster = this.resolveCluster(flags)
+    const provider = await providerFor(cluster)
+    const names = flags.all ? [] : expandPatterns(patterns)
+    const what = flags.all ? `every node of cluster '${cluster.name}'` : `${names.length} node(s) (${shorten(names)})`
+    if (!flags.force) {
+      const ok = await confirm(`remove ${what}?`, '--force')
+      if (!ok) throw new UsageError('cancelled; nothing was removed')
+    }
+    const scope = onInterrupt()
+    let r
+    try {
+      r = await provider.remove(flags.all ? {all: true} : {names}, {signal: scope.signal, onProgress: info})
+    } finally {
+      scope.dispose()
+    }
+    info(`removed ${r.removed.length}${r.failed.length ? `, failed ${r.failed.length}` : ''}`)
+    for (const f of r.failed) warn(`${f.name}: ${f.error}`)
+    if (r.interrupted) throw new Interrupted()
+    if (r.failed.length) throw new PartialFailure(`${r.failed.length} node(s) could not be removed`)
+  }
+}

@@ -1,0 +1,165 @@
+// Every config key belt knows, per driver, with its type, default and a one-line meaning.
+// templates/<driver>.yml explains the same keys to users; validation and `cluster update` use this table.
+import {UsageError} from '../errors.js'
+
+export const DRIVERS = ['digitalocean', 'ec2', 'generic', 'local'] as const
+export type Driver = (typeof DRIVERS)[number]
+
+export type KeyType = 'string' | 'int' | 'bool' | 'list' | 'string-or-list' | 'map' | 'cidr'
+export interface KeySpec {
+  type: KeyType
+  /** Allowed values for enum-like strings. */
+  values?: readonly string[]
+  secret?: boolean
+  min?: number
+  max?: number
+}
+
+export const COMMON_KEYS: Record<string, KeySpec> = {
+  ssh_user: {type: 'string'},
+  ssh_port: {type: 'int', min: 1, max: 65535},
+  ssh_key: {type: 'string'},
+  strict_host_key_checking: {type: 'string', values: ['accept-new', 'yes', 'no']},
+  concurrency: {type: 'int', min: 1, max: 10000},
+  engine_install: {type: 'bool'},
+  engine_install_url: {type: 'string'},
+  tls_key_type: {type: 'string', values: ['ecdsa', 'rsa']},
+  tls_san: {type: 'list'},
+  tls_ca_days: {type: 'int', min: 1, max: 36500},
+  tls_cert_days: {type: 'int', min: 1, max: 36500},
+}
+
+export const DRIVER_KEYS: Record<Driver, Record<string, KeySpec>> = {
+  digitalocean: {
+    region: {type: 'string'},
+    image: {type: 'string'},
+    ssh_key_fingerprint: {type: 'string-or-list'},
+    access_token: {type: 'string', secret: true},
+    api_url: {type: 'string'},
+    tags: {type: 'list'},
+    vpc_uuid: {type: 'string'},
+    user_data: {type: 'string'},
+    // Not in CONTRACT §2's list but needed by the cloud firewall (issue 5): documented in the README.
+    admin_cidr: {type: 'cidr'},
+    encrypted_overlay: {type: 'bool'},
+  },
+  ec2: {
+    region: {type: 'string'},
+    ami: {type: 'string'},
+    key_name: {type: 'string'},
+    subnet_id: {type: 'string'},
+    security_group: {type: 'string'},
+    admin_cidr: {type: 'cidr'},
+    endpoint: {type: 'string'},
+    batch_size: {type: 'int', min: 1, max: 1000},
+    user_data: {type: 'string'},
+    tags: {type: 'list'},
+  },
+  generic: {
+    hosts: {type: 'map'},
+  },
+  local: {
+    subnet: {type: 'cidr'},
+    bridge: {type: 'string'},
+  },
+}
+
+export const DEFAULTS: Record<Driver, Record<string, unknown>> = {
+  digitalocean: {ssh_user: 'root', region: 'nyc1', image: 'docker-20-04'},
+  ec2: {ssh_user: 'ubuntu', region: 'us-east-1', batch_size: 100},
+  generic: {ssh_user: 'root'},
+  local: {ssh_user: 'root', subnet: '10.213.0.0/16'},
+}
+
+export const COMMON_DEFAULTS: Record<string, unknown> = {
+  ssh_port: 22,
+  strict_host_key_checking: 'accept-new',
+  concurrency: 100,
+  engine_install: true,
+  engine_install_url: 'https://get.docker.com',
+  tls_key_type: 'ecdsa',
+  tls_san: [],
+  tls_ca_days: 3650,
+  tls_cert_days: 730,
+}
+
+export function isDriver(s: unknown): s is Driver {
+  return typeof s === 'string' && (DRIVERS as readonly string[]).includes(s)
+}
+
+export function keysFor(driver: Driver): Record<string, KeySpec> {
+  return {...COMMON_KEYS, ...DRIVER_KEYS[driver]}
+}
+
+export function validKeyList(driver: Driver): string {
+  return Object.keys(keysFor(driver)).sort().join(', ')
+}
+
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/
+export function isCidr(s: string): boolean {
+  const m = CIDR.exec(s)
+  if (!m) return /^[0-9a-fA-F:]+\/\d{1,3}$/.test(s)
+  return m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32
+}
+
+/** Check one value against its key's spec; `where` names the file or command for the message. */
+export function checkValue(driver: Driver, key: string, value: unknown, where: string): void {
+  const spec = keysFor(driver)[key]
+  if (!spec) throw new UsageError(`${where}: unknown key '${key}' for driver ${driver}; valid keys: ${validKeyList(driver)}`)
+  if (value === null || value === undefined) return
+  const bad = (want: string) => new UsageError(`${where}: '${key}' must be ${want}, got ${JSON.stringify(value)}`)
+  switch (spec.type) {
+    case 'string':
+      if (typeof value !== 'string' && typeof value !== 'number') throw bad('a string')
+      if (spec.values && !spec.values.includes(String(value))) throw bad(`one of ${spec.values.join(' | ')}`)
+      break
+    case 'int':
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw bad('a whole number')
+      if (spec.min !== undefined && value < spec.min) throw bad(`at least ${spec.min}`)
+      if (spec.max !== undefined && value > spec.max) throw bad(`at most ${spec.max}`)
+      break
+    case 'bool':
+      if (typeof value !== 'boolean') throw bad('true or false')
+      break
+    case 'list':
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' || typeof v === 'number')) throw bad('a list of strings')
+      break
+    case 'string-or-list':
+      if (typeof value === 'string') break
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw bad('a string or a list of strings')
+      break
+    case 'map':
+      if (typeof value !== 'object' || Array.isArray(value)) throw bad('a map')
+      break
+    case 'cidr':
+      if (typeof value !== 'string' || !isCidr(value)) throw bad('a CIDR such as 203.0.113.0/24')
+      break
+  }
+}
+
+/** Validate a whole driver block. */
+export function validateBlock(driver: Driver, block: Record<string, unknown>, where: string): void {
+  for (const [k, v] of Object.entries(block)) checkValue(driver, k, v, where)
+  if (driver === 'generic' && block.hosts) validateGenericHosts(block.hosts as Record<string, unknown>, where)
+}
+
+const HOST_KEYS = ['address', 'private_address', 'user', 'port', 'ssh_key']
+function validateGenericHosts(hosts: Record<string, unknown>, where: string): void {
+  for (const [name, h] of Object.entries(hosts)) {
+    if (typeof h === 'string') continue
+    if (!h || typeof h !== 'object' || Array.isArray(h)) {
+      throw new UsageError(`${where}: hosts.${name} must be an address or a map with ${HOST_KEYS.join(', ')}`)
+    }
+    for (const [k, v] of Object.entries(h)) {
+      if (!HOST_KEYS.includes(k)) throw new UsageError(`${where}: unknown key 'hosts.${name}.${k}'; valid keys: ${HOST_KEYS.join(', ')}`)
+      if (k === 'port' && (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535)) {
+        throw new UsageError(`${where}: 'hosts.${name}.port' must be a port number, got ${JSON.stringify(v)}`)
+      }
+    }
+    if (!('address' in h)) throw new UsageError(`${where}: hosts.${name} has no address`)
+  }
+}
+
+export function isSecretKey(driver: Driver, key: string): boolean {
+  return Boolean(keysFor(driver)[key]?.secret)
+}

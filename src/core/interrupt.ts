@@ -1,0 +1,31 @@
+// Ctrl-C for long operations: the first SIGINT aborts the signal (no new work starts, in-flight work finishes
+// or is recorded, a summary is printed, exit 130); a second one exits at once.
+
+export interface InterruptScope {
+  signal: AbortSignal
+  interrupted(): boolean
+  dispose(): void
+}
+
+export function onInterrupt(onFirst?: () => void): InterruptScope {
+  const ac = new AbortController()
+  let count = 0
+  const handler = () => {
+    count++
+    if (count === 1) {
+      process.stderr.write('\ninterrupted: finishing what is in flight (Ctrl-C again to quit now)\n')
+      ac.abort()
+      onFirst?.()
+    } else process.exit(130)
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return {
+    signal: ac.signal,
+    interrupted: () => ac.signal.aborted,
+    dispose: () => {
+      process.off('SIGINT', handler)
+      process.off('SIGTERM', handler)
+    },
+  }
+}

@@ -1,0 +1,117 @@
+// The one interface every driver implements (digitalocean, ec2, generic, local). Commands only talk to this.
+// Providers never print and never exit: they return results and report progress through callbacks.
+import type {Cluster} from '../core/config/cluster.js'
+import type {Driver} from '../core/config/schema.js'
+
+export type NodeStatus = 'new' | 'active' | 'off' | 'gone' | 'unreachable'
+
+/** A node as shown to users; the JSON shape of CONTRACT §4 (unknown values are null). */
+export interface NodeInfo {
+  name: string
+  id: string | null
+  status: NodeStatus
+  provider_status: string | null
+  public_ip: string | null
+  private_ip: string | null
+  region: string | null
+  size: string | null
+  memory_mb: number | null
+  tags: string[]
+}
+
+/** How to reach a node over SSH. */
+export interface SshEndpoint {
+  name: string
+  host: string
+  port: number
+  user: string
+  /** The address swarm traffic should use when the provider knows one (private network). */
+  private_ip: string | null
+  public_ip: string | null
+  /** Per-host key file (generic driver); otherwise the cluster-wide key order applies. */
+  keyPath?: string
+}
+
+export interface CreateOptions {
+  size: string
+  names: string[]
+  region?: string
+  image?: string
+  tags: string[]
+  signal?: AbortSignal
+  /** Progress lines for stderr ("created 40/2000"). */
+  onProgress?: (message: string) => void
+}
+
+export interface CreatePlan {
+  /** The provider's size slug / instance type. */
+  size: string
+  memory_mb: number | null
+  /** How SIZE was mapped (printed on stderr), e.g. "512mb → s-1vcpu-512mb-10gb (cheapest with 512 MB)". */
+  sizeNote: string | null
+  region: string | null
+  image: string | null
+  tags: string[]
+  toCreate: string[]
+  existing: NodeInfo[]
+  /** Account limit when the API gives one. */
+  limit: {max: number; used: number} | null
+  /** Other lines worth telling (stderr). */
+  notes: string[]
+}
+
+export interface Failure {
+  name: string
+  error: string
+}
+
+export interface CreateResult {
+  created: NodeInfo[]
+  existing: NodeInfo[]
+  failed: Failure[]
+  interrupted: boolean
+}
+
+export interface RemoveResult {
+  removed: string[]
+  failed: Failure[]
+  interrupted: boolean
+}
+
+export interface WaitOptions {
+  /** Return once at least this many nodes (of `names`, when given) have this status. */
+  names?: string[]
+  status: NodeStatus
+  count: number
+  timeoutMs: number
+  signal?: AbortSignal
+  onProgress?: (nodes: NodeInfo[]) => void
+}
+
+export interface FirewallRule {
+  direction: 'inbound' | 'outbound'
+  protocol: string
+  ports: string
+  sources: string[]
+  note: string
+}
+
+export interface Provider {
+  readonly driver: Driver
+  readonly cluster: Cluster
+  /** Throws a UsageError for names this provider would refuse. */
+  validateName(name: string, pattern: string): void
+  /** Everything `create` would do, without changing anything (also used by --dry-run). */
+  plan(opts: CreateOptions): Promise<CreatePlan>
+  create(opts: CreateOptions, plan: CreatePlan): Promise<CreateResult>
+  /** This cluster's nodes only, all pages. */
+  list(opts?: {signal?: AbortSignal}): Promise<NodeInfo[]>
+  /** Poll with list calls (never one call per node) until the count is reached; resolves with the last listing. */
+  wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}>
+  /** Remove the named nodes, or all of this cluster's nodes. */
+  remove(target: {names: string[]} | {all: true}, opts?: {signal?: AbortSignal; onProgress?: (m: string) => void}): Promise<RemoveResult>
+  /** SSH endpoints for names; unknown names come back in `missing`. */
+  endpoints(names: string[]): Promise<{found: SshEndpoint[]; missing: string[]}>
+  /** The swarm firewall rules, where the provider manages one. */
+  firewall?(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null>
+}

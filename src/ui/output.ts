@@ -1,0 +1,54 @@
+// Where output goes: results on stdout, everything else (progress, hints, warnings) on stderr (CONTRACT §4).
+import Table from 'cli-table3'
+import type {NodeInfo} from '../providers/provider.js'
+
+export function out(line = ''): void {
+  process.stdout.write(line + '\n')
+}
+
+export function info(line: string): void {
+  process.stderr.write(line + '\n')
+}
+
+export function warn(line: string): void {
+  process.stderr.write(`warning: ${line}\n`)
+}
+
+/** Exactly one JSON document on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n')
+}
+
+export function table(head: string[], rows: (string | number | null | undefined)[][]): string {
+  const t = new Table({
+    head,
+    style: {head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 0},
+    chars: {
+      top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+      bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+    },
+  })
+  for (const r of rows) t.push(r.map((c) => (c === null || c === undefined ? '-' : String(c))))
+  return t
+    .toString()
+    .split('\n')
+    .map((l) => l.replace(/^ /, '').trimEnd())
+    .join('\n')
+}
+
+export function nodesTable(nodes: NodeInfo[]): string {
+  return table(
+    ['NAME', 'ID', 'STATUS', 'PUBLIC IPV4', 'PRIVATE IPV4', 'MEMORY', 'REGION'],
+    nodes.map((n) => [n.name, n.id, n.status, n.public_ip, n.private_ip, n.memory_mb === null ? null : formatMemory(n.memory_mb), n.region]),
+  )
+}
+
+export function formatMemory(mb: number): string {
+  return mb >= 1024 && mb % 1024 === 0 ? `${mb / 1024} GB` : `${mb} MB`
+}
+
+/** Natural order: node2 before node10. */
+export function byName<T extends {name: string}>(a: T, b: T): number {
+  return a.name.localeCompare(b.name, 'en', {numeric: true})
+}

@@ -1,0 +1,55 @@
+import {test} from 'node:test'
+import assert from 'node:assert/strict'
+import {expandPatterns, validateHostname} from '../../src/core/range.js'
+import {UsageError} from '../../src/core/errors.js'
+
+const good: [string[], string[]][] = [
+  [['node[1:4]'], ['node1', 'node2', 'node3', 'node4']],
+  [['mg[0:2]'], ['mg0', 'mg1', 'mg2']],
+  [['w[001:003]'], ['w001', 'w002', 'w003']],
+  [['w[08:11]'], ['w08', 'w09', 'w10', 'w11']],
+  [['mg0,w[1:3]'], ['mg0', 'w1', 'w2', 'w3']],
+  [['a', 'b[1:2]'], ['a', 'b1', 'b2']],
+  [['n[5:5]'], ['n5']],
+  [['[1:3]x'], ['1x', '2x', '3x']],
+  [['db[1:2].prod'], ['db1.prod', 'db2.prod']],
+  [['plain'], ['plain']],
+  [['a,a,b'], ['a', 'b']],
+]
+
+for (const [input, want] of good) {
+  test(`expands ${input.join(' ')}`, () => {
+    assert.deepEqual(expandPatterns(input, validateHostname), want)
+  })
+}
+
+const bad: [string, RegExp][] = [
+  ['node[4:1]', /start 4 is greater than end 1 in pattern 'node\[4:1\]'/],
+  ['node[a:3]', /pattern 'node\[a:3\]' must be non-negative integers/],
+  ['node[1:3', /unbalanced brackets in pattern 'node\[1:3'/],
+  ['node1:3]', /unbalanced brackets/],
+  ['a[1:2]b[1:2]', /more than one range/],
+  ['', /empty name/],
+  ['a,,b', /empty name in pattern 'a,,b'/],
+  ['node[1]', /must be \[START:END\]/],
+  ['bad.', /invalid node name 'bad.'/],
+  ['a b', /invalid node name 'a b'/],
+  ['bad_name', /invalid node name 'bad_name'/],
+  ['x'.repeat(256), /at most 255/],
+  ['node[1:3]-', /invalid node name 'node1-' from pattern 'node\[1:3\]-'/],
+]
+for (const [input, re] of bad) {
+  test(`refuses '${input.slice(0, 20)}'`, () => {
+    assert.throws(() => expandPatterns([input], validateHostname), (e: unknown) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n'))
+  })
+}
+
+test('expands 100,000 names quickly', () => {
+  const t = process.hrtime.bigint()
+  const names = expandPatterns(['w[1:100000]'], validateHostname)
+  const ms = Number(process.hrtime.bigint() - t) / 1e6
+  assert.equal(names.length, 100000)
+  assert.equal(names[99999], 'w100000')
+  // Generous bound: this is a correctness guard against quadratic behaviour, not a benchmark.
+  assert.ok(ms < 2000, `took ${ms} ms`)
+})
