@@ -1,0 +1,74 @@
+// The SSH API the rest of belt uses (swarm, provision, docker passthrough, bench). Implemented in src/ssh/*.
+import type {SshEndpoint} from '../providers/provider.js'
+
+export interface ExecOptions {
+  /** Data written to the remote command's stdin (then EOF). */
+  stdin?: string | Buffer
+  /** Run through `sudo -n` when the login user is not root (CONTRACT §8). */
+  sudo?: boolean
+  timeoutMs?: number
+  /** Keep at most this many bytes of stdout and of stderr (the tail is dropped, with a marker). Default 64 KiB. */
+  maxOutputBytes?: number
+  signal?: AbortSignal
+}
+
+export interface ExecResult {
+  /** Remote exit code; null when the command was killed by a signal or the channel closed without one. */
+  code: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+}
+
+/** One authenticated connection to one host. */
+export interface SshSession {
+  readonly endpoint: SshEndpoint
+  /** `command` is a complete remote shell command line (quote arguments with shellQuote). */
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>
+  /** Upload over SFTP; with `sudo`, uploads to a temp file and installs it with `sudo -n install` (mode applied). */
+  writeFile(path: string, data: string | Buffer, opts?: {mode?: number; sudo?: boolean}): Promise<void>
+  close(): void
+}
+
+export interface ConnectOptions {
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+/** Per-host outcome of a fleet run. */
+export interface HostResult<T> {
+  name: string
+  ok: boolean
+  value?: T
+  /** One line, secrets redacted. */
+  error?: string
+  /** Set when the failure was the SSH connection itself (unreachable, auth, host key). */
+  connectionFailed?: boolean
+  durationMs: number
+  attempts: number
+}
+
+export interface FleetOptions<T> {
+  concurrency: number
+  /** Per-host timeout, connection included. */
+  timeoutMs?: number
+  /** Retries for connection failures only (a command that may have taken effect is never re-run). */
+  retries?: number
+  /** Random delay before each host's first connection, to avoid thundering herds. */
+  jitterMs?: number
+  signal?: AbortSignal
+  onResult?: (r: HostResult<T>) => void
+}
+
+export interface FleetRun<T> {
+  results: HostResult<T>[]
+  interrupted: boolean
+}
+
+/** Everything a command needs for SSH in one run: keys read and parsed once, host keys, the fleet runner. */
+export interface SshContext {
+  connect(endpoint: SshEndpoint, opts?: ConnectOptions): Promise<SshSession>
+  /** Connect to each endpoint through a p-limit pool and run `task` with the session; the session is closed after. */
+  runFleet<T>(endpoints: SshEndpoint[], task: (session: SshSession, signal: AbortSignal) => Promise<T>, opts: FleetOptions<T>): Promise<FleetRun<T>>
+  close(): void
+}
