@@ -1,6 +1,6 @@
 // `key=value` assignments (CONTRACT §2): YAML scalars, `key=[a,b]` lists, dotted keys into maps, `key=` removes.
 // Applied to the YAML document so the template's comments survive; returns a +/- diff of the driver block.
-import {Document, parse as parseYaml} from 'yaml'
+import {Document, isScalar, parse as parseYaml} from 'yaml'
 import {UsageError} from '../errors.js'
 import {checkValue, Driver, isSecretKey, keysFor, validateBlock, validKeyList} from './schema.js'
 import {ensureBlockMap} from './store.js'
@@ -35,7 +35,9 @@ export interface BlockDiff {
   changed: boolean
 }
 
-export function applyAssignments(doc: Document, driver: Driver, args: string[], where: string): BlockDiff {
+/** Apply all assignments or none: the document changes only when every one is valid. */
+export function applyAssignments(target: Document, driver: Driver, args: string[], where: string): BlockDiff {
+  const doc = target.clone()
   ensureBlockMap(doc, driver)
   const before = (doc.toJS()?.[driver] ?? {}) as Record<string, unknown>
   for (const arg of args) {
@@ -49,12 +51,20 @@ export function applyAssignments(doc: Document, driver: Driver, args: string[], 
     }
     if (a.path.length === 1 && !a.remove) checkValue(driver, top, a.value, where)
     if (a.remove) doc.deleteIn([driver, ...a.path])
-    else doc.setIn([driver, ...a.path], doc.createNode(a.value))
+    else setKeepingComments(doc, [driver, ...a.path], a.value)
   }
   const after = (doc.toJS()?.[driver] ?? {}) as Record<string, unknown>
   validateBlock(driver, after, where)
+  target.contents = doc.contents
   const lines = diffBlocks(driver, before, after)
   return {lines, changed: lines.length > 0}
+}
+
+/** Replace a scalar's value in place so its trailing comment (`region: nyc1 # where`) survives. */
+function setKeepingComments(doc: Document, path: string[], value: unknown): void {
+  const node = doc.getIn(path, true)
+  if (isScalar(node) && (typeof value !== 'object' || value === null)) node.value = value
+  else doc.setIn(path, doc.createNode(value))
 }
 
 function flatten(prefix: string, v: unknown, out: Map<string, string>): void {
