@@ -1,0 +1,321 @@
+// The simulated fleet the join bench runs against: ONE real OpenSSH sshd in a network namespace answering on N
+// addresses, a login user whose shell is /bin/sh, and a stand-in `docker` first on that user's PATH which behaves like
+// an inactive Docker node, sleeps a join latency on `docker swarm join` and logs each join by the address sshd was
+// reached on ($SSH_CONNECTION's server address). Names: netns/veth prefix `bb-`, subnet 10.220.0.0/16.
+//
+//   root netns  bb-h0 10.220.0.1 ──veth── bb-f0 10.220.0.2 + 10.220.0.10 (mg0) + 10.220.1.1 … (w1 …)  netns bb-fleet
+//
+// The root side routes 10.220.0.0/16 via 10.220.0.2, so it holds one neighbour entry, not one per address
+// (the default neighbour table overflows at 1,024).
+import {execFileSync, spawnSync} from 'node:child_process'
+import {chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {killTree} from './proc.js'
+
+export const NETNS = 'bb-fleet'
+export const VETH_HOST = 'bb-h0'
+export const VETH_FLEET = 'bb-f0'
+export const FLEET_USER = 'bb-bench'
+export const FLEET_DIR = '/var/tmp/bb-bench'
+export const HOST_SIDE = '10.220.0.1'
+export const FLEET_SIDE = '10.220.0.2'
+export const MANAGER_ADDRESS = '10.220.0.10'
+export const JOIN_TOKEN = 'SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-1awxwuwd3z9j1z3puu7rcgdbx'
+export const MANAGER_TOKEN = 'SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-7p73s1dx5in4tatdymyhg9hu2'
+export const CLUSTER_ID = 'k3bq1fu0mzdfxkbzrr7wfyb2a'
+
+/** Worker i (1-based) → 10.220.(1 + ⌊(i-1)/250⌋).(1 + (i-1) mod 250): room for 63,000 workers. */
+export function workerAddress(i: number): string {
+  return `10.220.${1 + Math.floor((i - 1) / 250)}.${1 + ((i - 1) % 250)}`
+}
+
+export interface FleetPaths {
+  dir: string
+  bin: string
+  state: string
+  joinLog: string
+  joined: string
+  sshdConfig: string
+  sshdPid: string
+  sshdLog: string
+  clientKey: string
+  hostKey: string
+  authorizedKeys: string
+}
+
+export function fleetPaths(dir = FLEET_DIR): FleetPaths {
+  const state = join(dir, 'state')
+  return {
+    dir,
+    bin: join(dir, 'bin'),
+    state,
+    joinLog: join(state, 'joins.log'),
+    joined: join(state, 'joined'),
+    sshdConfig: join(dir, 'sshd_config'),
+    sshdPid: join(dir, 'sshd.pid'),
+    sshdLog: join(dir, 'sshd.log'),
+    clientKey: join(dir, 'client', 'id_ed25519'),
+    hostKey: join(dir, 'hostkey', 'ssh_host_ed25519_key'),
+    authorizedKeys: join(dir, 'authorized_keys'),
+  }
+}
+
+function run(cmd: string, args: string[], input?: string): string {
+  return execFileSync(cmd, args, {encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe']})
+}
+function tryRun(cmd: string, args: string[]): void {
+  spawnSync(cmd, args, {stdio: 'ignore'})
+}
+
+/**
+ * The stand-in `docker`. POSIX sh using only builtins on the hot path (dash forks nothing for `case`, `${%%}`,
+ * `printf`, redirections), so the fleet's per-host cost stays close to a real `docker` client's. It answers:
+ *  - `docker info [--format TEMPLATE]`: a node that is inactive until it joined (the manager is always active);
+ *    the template's `{{.Swarm.X}}` / `{{json .Swarm}}` fields are filled in, other text kept;
+ *  - `docker swarm join-token [-q] worker|manager` (manager only);
+ *  - `docker swarm join [--token T] ADDR`: refuses a node already in a swarm (as docker does), else sleeps
+ *    BB_JOIN_LATENCY seconds, appends the node's address to the join log, prints docker's message;
+ *  - anything else: exit 0 silently (recorded in the misc log for the bench to show).
+ */
+function standInDocker(p: FleetPaths, latency: number): string {
+  return `#!/bin/sh
+# bench stand-in for docker (written by bench/fleet.ts; the address comes from sshd's SSH_CONNECTION)
+S='${p.state}'
+LAT='${latency}'
+MGR='${MANAGER_ADDRESS}'
+me=\${SSH_CONNECTION#* * }; me=\${me%% *}
+[ -n "$me" ] || me=unknown
+if [ "$me" = "$MGR" ]; then st=active; nid=mgr0nodeid00000000000000; ctl=true; cid='${CLUSTER_ID}'; naddr=$MGR
+elif [ -e "$S/joined/$me" ]; then st=active; nid="node-$me"; ctl=false; cid='${CLUSTER_ID}'; naddr=$me
+else st=inactive; nid=; ctl=false; cid=; naddr=; fi
+
+sub() { # R = $1 with every $2 replaced by $3 (builtins only)
+  R=; _s=$1
+  while :; do
+    case "$_s" in
+      *"$2"*) R=$R\${_s%%"$2"*}$3; _s=\${_s#*"$2"} ;;
+      *) R=$R$_s; return ;;
+    esac
+  done
+}
+render() { # fill a docker info --format template
+  R=$1
+  case "$R" in *'{{'*) ;; *) return ;; esac
+  sw="{\\"NodeID\\":\\"$nid\\",\\"NodeAddr\\":\\"$naddr\\",\\"LocalNodeState\\":\\"$st\\",\\"ControlAvailable\\":$ctl,\\"Error\\":\\"\\",\\"RemoteManagers\\":null,\\"Cluster\\":{\\"ID\\":\\"$cid\\"}}"
+  for f in '{{json .Swarm}}' '{{ json .Swarm }}'; do sub "$R" "$f" "$sw"; done
+  for pair in "LocalNodeState=$st" "NodeID=$nid" "NodeAddr=$naddr" "ControlAvailable=$ctl" "Cluster.ID=$cid" "Error="; do
+    k=\${pair%%=*}; v=\${pair#*=}
+    sub "$R" "{{.Swarm.$k}}" "$v"; sub "$R" "{{ .Swarm.$k }}" "$v"
+    sub "$R" "{{json .Swarm.$k}}" "\\"$v\\""
+  done
+  sub "$R" '{{.ServerVersion}}' '24.0.9'; sub "$R" '{{ .ServerVersion }}' '24.0.9'
+  sub "$R" '{{.Name}}' "$me"; sub "$R" '{{.ID}}' "$nid"
+}
+
+case "$1" in
+  info)
+    fmt=
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --format=*|-f=*) fmt=\${1#*=} ;;
+        --format|-f) shift; fmt=$1 ;;
+      esac
+      shift
+    done
+    if [ -n "$fmt" ]; then render "$fmt"; printf '%s\\n' "$R"; else printf 'Swarm: %s\\n NodeID: %s\\n' "$st" "$nid"; fi
+    exit 0 ;;
+  swarm)
+    case "$2" in
+      join-token)
+        role=worker; q=
+        for a in "$@"; do case "$a" in -q|--quiet) q=1 ;; worker|manager) role=$a ;; esac; done
+        if [ "$me" != "$MGR" ]; then echo 'Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.' >&2; exit 1; fi
+        if [ "$role" = manager ]; then t='${MANAGER_TOKEN}'; else t='${JOIN_TOKEN}'; fi
+        if [ -n "$q" ]; then printf '%s\\n' "$t"; else printf 'To add a %s to this swarm, run the following command:\\n\\n    docker swarm join --token %s %s:2377\\n\\n' "$role" "$t" "$MGR"; fi
+        exit 0 ;;
+      join)
+        if [ "$st" = active ]; then echo 'Error response from daemon: This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.' >&2; exit 1; fi
+        case " $* " in *" ${JOIN_TOKEN} "*|*" --token=${JOIN_TOKEN} "*|*" ${MANAGER_TOKEN} "*|*" --token=${MANAGER_TOKEN} "*) ;;
+          *) echo 'Error response from daemon: invalid join token' >&2; exit 1 ;; esac
+        sleep "$LAT"
+        printf '%s\\n' "$me" >> "$S/joins.log"
+        : > "$S/joined/$me"
+        echo 'This node joined a swarm as a worker.'
+        exit 0 ;;
+    esac ;;
+esac
+printf '%s %s\\n' "$me" "$*" >> "$S/misc.log"
+exit 0
+`
+}
+
+/** `sudo -n CMD...` for the non-root login user: runs CMD as is (only the bench user sees this on its PATH). */
+const STAND_IN_SUDO = `#!/bin/sh
+while [ $# -gt 0 ]; do case "$1" in -n|-E|-H) shift ;; --) shift; break ;; *) break ;; esac; done
+# \`sudo -n sh -c CMD\` (belt's asRoot): run CMD in this shell, saving the fleet one exec per host.
+if [ "$1" = sh ] && [ "$2" = -c ] && [ $# -eq 3 ]; then eval "$3"; exit; fi
+exec "$@"
+`
+
+export interface FleetOptions {
+  /** Number of worker addresses (w1..wN); the manager mg0 is extra. */
+  workers: number
+  /** Seconds the stand-in sleeps on `docker swarm join`. */
+  joinLatency: number
+  maxStartups?: string
+  log?: (line: string) => void
+}
+
+export class Fleet {
+  readonly paths: FleetPaths
+  private constructor(readonly workers: number, readonly joinLatency: number) {
+    this.paths = fleetPaths()
+  }
+
+  /** Tear down leftovers of an earlier run, then build the fleet. */
+  static up(opts: FleetOptions): Fleet {
+    const log = opts.log ?? (() => {})
+    Fleet.down()
+    const f = new Fleet(opts.workers, opts.joinLatency)
+    const p = f.paths
+    log(`fleet: ${opts.workers} worker addresses + manager in netns ${NETNS} (10.220.0.0/16), one sshd`)
+    for (const d of [p.dir, p.bin, p.state, p.joined, join(p.dir, 'client'), join(p.dir, 'hostkey'), join(p.dir, 'home')]) mkdirSync(d, {recursive: true})
+    chmodSync(p.dir, 0o755)
+    // Login user: shell /bin/sh; password field '*' (no password, but not "locked", which sshd refuses without PAM).
+    run('useradd', ['--system', '--no-create-home', '--home-dir', join(p.dir, 'home'), '--shell', '/bin/sh', FLEET_USER])
+    run('usermod', ['-p', '*', FLEET_USER])
+    run('chown', [`${FLEET_USER}:`, join(p.dir, 'home'), p.state, p.joined])
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bb-bench-client', '-f', p.clientKey])
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bb-bench-host', '-f', p.hostKey])
+    writeFileSync(p.authorizedKeys, readFileSync(p.clientKey + '.pub'), {mode: 0o644})
+    writeFileSync(join(p.bin, 'docker'), standInDocker(p, opts.joinLatency), {mode: 0o755})
+    writeFileSync(join(p.bin, 'sudo'), STAND_IN_SUDO, {mode: 0o755})
+    f.resetJoins()
+
+    // Network: one veth, the fleet side holding every address.
+    run('ip', ['netns', 'add', NETNS])
+    run('ip', ['link', 'add', VETH_HOST, 'type', 'veth', 'peer', 'name', VETH_FLEET, 'netns', NETNS])
+    run('ip', ['addr', 'add', HOST_SIDE, 'peer', FLEET_SIDE, 'dev', VETH_HOST])
+    run('ip', ['link', 'set', VETH_HOST, 'up'])
+    run('ip', ['route', 'add', '10.220.0.0/16', 'via', FLEET_SIDE, 'dev', VETH_HOST])
+    const batch = [
+      `link set lo up`,
+      `addr add ${FLEET_SIDE} peer ${HOST_SIDE} dev ${VETH_FLEET}`,
+      `addr add ${MANAGER_ADDRESS}/32 dev ${VETH_FLEET}`,
+    ]
+    for (let i = 1; i <= opts.workers; i++) batch.push(`addr add ${workerAddress(i)}/32 dev ${VETH_FLEET}`)
+    batch.push(`link set ${VETH_FLEET} up`)
+    run('ip', ['-n', NETNS, '-batch', '-'], batch.join('\n') + '\n')
+    // Many sockets in TIME_WAIT per run: let the fleet namespace reuse them and take big bursts.
+    run('nsenter', [`--net=/run/netns/${NETNS}`, 'sysctl', '-q', '-w', 'net.core.somaxconn=8192', 'net.ipv4.tcp_max_syn_backlog=8192'])
+
+    // sshd: -r (no re-exec per connection) keeps the simulated servers' CPU per connection down; they share the
+    // machine's cores with the tool being measured.
+    const maxStartups = opts.maxStartups ?? '4000:30:8000'
+    writeFileSync(
+      p.sshdConfig,
+      [
+        'ListenAddress 0.0.0.0:22',
+        `HostKey ${p.hostKey}`,
+        `PidFile ${p.sshdPid}`,
+        `AuthorizedKeysFile ${p.authorizedKeys}`,
+        `AllowUsers ${FLEET_USER}`,
+        'StrictModes no',
+        'UsePAM no',
+        'UseDNS no',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PubkeyAuthentication yes',
+        'PermitRootLogin no',
+        'PrintMotd no',
+        'PrintLastLog no',
+        'X11Forwarding no',
+        'Compression no',
+        'LogLevel ERROR',
+        `MaxStartups ${maxStartups}`,
+        'MaxSessions 100',
+        'LoginGraceTime 120',
+        `SetEnv PATH=${p.bin}:/usr/bin:/bin`,
+        'Subsystem sftp internal-sftp',
+        '',
+      ].join('\n'),
+    )
+    mkdirSync('/run/sshd', {recursive: true, mode: 0o755})
+    run('nsenter', [`--net=/run/netns/${NETNS}`, '/usr/sbin/sshd', '-r', '-f', p.sshdConfig, '-E', p.sshdLog])
+    f.waitListening()
+    return f
+  }
+
+  private waitListening(): void {
+    const deadline = Date.now() + 10_000
+    while (Date.now() < deadline) {
+      const r = spawnSync('ssh', [...this.sshArgs(), `${FLEET_USER}@${MANAGER_ADDRESS}`, 'docker info --format "{{.Swarm.LocalNodeState}}"'], {encoding: 'utf8'})
+      if (r.status === 0 && r.stdout.trim() === 'active') return
+      spawnSync('sleep', ['0.1'])
+    }
+    throw new Error(`fleet sshd did not answer on ${MANAGER_ADDRESS}; see ${this.paths.sshdLog}`)
+  }
+
+  /** OpenSSH options every OpenSSH-based peer uses (no host-key bookkeeping; curve25519 key exchange). */
+  sshArgs(): string[] {
+    return [
+      '-i', this.paths.clientKey,
+      '-o', 'IdentitiesOnly=yes',
+      '-o', 'BatchMode=yes',
+      '-o', 'StrictHostKeyChecking=no',
+      '-o', 'UserKnownHostsFile=/dev/null',
+      '-o', 'LogLevel=ERROR',
+      '-o', 'KexAlgorithms=curve25519-sha256',
+      '-o', 'ConnectTimeout=60',
+    ]
+  }
+
+  addresses(n: number): string[] {
+    return Array.from({length: n}, (_, i) => workerAddress(i + 1))
+  }
+
+  /** Forget every join (all nodes inactive again). */
+  resetJoins(): void {
+    const p = this.paths
+    writeFileSync(p.joinLog, '')
+    writeFileSync(join(p.state, 'misc.log'), '')
+    run('chown', [`${FLEET_USER}:`, p.joinLog, join(p.state, 'misc.log')])
+    for (const f of readdirSync(p.joined)) rmSync(join(p.joined, f), {force: true})
+  }
+
+  /** Joins recorded since the last reset: address → count. */
+  joins(): Map<string, number> {
+    const m = new Map<string, number>()
+    for (const line of readFileSync(this.paths.joinLog, 'utf8').split('\n')) {
+      if (line) m.set(line, (m.get(line) ?? 0) + 1)
+    }
+    return m
+  }
+
+  miscCommands(): string[] {
+    const f = join(this.paths.state, 'misc.log')
+    return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : []
+  }
+
+  /** Remove everything a fleet (of this or an earlier, killed run) made: sshd, netns, veth, user, files. */
+  static down(): void {
+    const p = fleetPaths()
+    // sshd and everything under it (per-connection sshd, the login user's shells, stand-in sleeps), by pid.
+    if (existsSync(p.sshdPid)) {
+      const pid = Number(readFileSync(p.sshdPid, 'utf8').trim())
+      if (pid > 1 && isFleetSshd(pid)) killTree(pid, 'SIGKILL')
+    }
+    tryRun('ip', ['netns', 'del', NETNS])
+    tryRun('ip', ['link', 'del', VETH_HOST])
+    tryRun('userdel', [FLEET_USER])
+    rmSync(p.dir, {recursive: true, force: true})
+  }
+}
+
+function isFleetSshd(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(fleetPaths().sshdConfig)
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,214 @@
+// The join bench: `belt swarm join` against `xargs -P ssh`, `parallel-ssh` and `ansible -m raw` doing the same joins
+// (the same remote command string) on the same simulated fleet, each checked against the stand-in's join log.
+import {mkdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {stringify} from 'yaml'
+import {Fleet, FLEET_USER, JOIN_TOKEN, MANAGER_ADDRESS, CLUSTER_ID, workerAddress} from './fleet.js'
+import {measure, Measured} from './measure.js'
+import {descendants} from './proc.js'
+import {readFileSync} from 'node:fs'
+
+export const ROOT = new URL('../', import.meta.url).pathname
+export const BELT_BIN = join(ROOT, 'bin', 'run.js')
+
+export interface JoinRow {
+  tool: string
+  n: number
+  concurrency: number
+  wallS: number
+  hostsPerS: number
+  cpuS: number
+  cpuMsPerHost: number
+  /** belt: its own max RSS; process-per-host tools: the peak summed RSS of the tool's process tree. */
+  peakRssMB: number
+  maxSingleRssMB: number
+  peakProcs: number
+  joined: number
+  failures: number
+  duplicates: number
+  exitCode: number | null
+  note?: string
+}
+
+export interface JoinTool {
+  name: string
+  concurrency: number
+  command(n: number): {cmd: string; args: string[]; env: NodeJS.ProcessEnv}
+}
+
+/**
+ * The remote command every tool sends to a worker: belt's own (check + join in one command) when
+ * src/docker/swarm.ts can build it, so the peers do exactly the same work per host.
+ */
+export async function remoteJoinCommand(): Promise<{command: string; source: string}> {
+  try {
+    const modPath = '../src/docker/swarm.js' // not typed: it may not exist yet
+    const swarm: Record<string, unknown> = await import(modPath)
+    const build = swarm.joinCommand ?? swarm.buildJoinCommand ?? swarm.swarmJoinCommand
+    if (typeof build === 'function') {
+      const cmd = await build({token: JOIN_TOKEN, manager: `${MANAGER_ADDRESS}:2377`, managerAddress: MANAGER_ADDRESS, clusterId: CLUSTER_ID, role: 'worker', user: FLEET_USER})
+      if (typeof cmd === 'string') return {command: cmd, source: 'src/docker/swarm.ts'}
+    }
+  } catch {
+    // not there yet: fall back to the equivalent check-and-join
+  }
+  const script =
+    `s=$(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Cluster.ID}}') || exit 1; ` +
+    `case "$s" in "inactive "*) docker swarm join --token ${JOIN_TOKEN} ${MANAGER_ADDRESS}:2377 ;; ` +
+    `"active ${CLUSTER_ID}") echo already ;; *) echo "in another swarm: $s" >&2; exit 3 ;; esac`
+  return {command: `sudo -n sh -c '${script.replace(/'/g, `'\\''`)}'`, source: 'bench fallback (check + join in one command)'}
+}
+
+export interface JoinBenchContext {
+  fleet: Fleet
+  workDir: string
+  beltDir: string
+  hostsFile: (n: number) => string
+  remote: string
+}
+
+/** A generic-driver cluster listing mg0 + w1..wMAX, as an operator of existing machines would write it. */
+export function writeBeltCluster(beltDir: string, maxN: number, keyPath: string): void {
+  const hosts: Record<string, string> = {mg0: MANAGER_ADDRESS}
+  for (let i = 1; i <= maxN; i++) hosts[`w${i}`] = workerAddress(i)
+  const config = {
+    driver: 'generic',
+    generic: {
+      ssh_user: FLEET_USER,
+      ssh_key: keyPath,
+      // Like the peers' StrictHostKeyChecking=no + UserKnownHostsFile=/dev/null: no host-key bookkeeping.
+      strict_host_key_checking: 'no',
+      hosts,
+    },
+  }
+  mkdirSync(join(beltDir, 'bench'), {recursive: true})
+  writeFileSync(join(beltDir, 'bench', 'config.yml'), stringify(config))
+  writeFileSync(join(beltDir, 'active'), 'bench\n')
+}
+
+function baseEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(BELT_|DIGITALOCEAN_|AWS_|DEBUG$|SSH_AUTH_SOCK$|SSH_AGENT_PID$|ANSIBLE_)/.test(k)) continue
+    env[k] = v
+  }
+  return {...env, ...extra}
+}
+
+export function tools(ctx: JoinBenchContext): {belt: (c: number) => JoinTool; peers: JoinTool[]} {
+  const sshArgs = ctx.fleet.sshArgs()
+  const belt = (concurrency: number): JoinTool => ({
+    name: 'belt swarm join',
+    concurrency,
+    command: (n) => ({
+      cmd: process.execPath,
+      args: [BELT_BIN, 'swarm', 'join', 'mg0', `w[1:${n}]`, '--concurrency', String(concurrency)],
+      env: baseEnv({BELT_DIR: ctx.beltDir, BELT_CLUSTER: 'bench'}),
+    }),
+  })
+  const xargs: JoinTool = {
+    name: 'xargs -P ssh',
+    concurrency: 100,
+    command: (n) => ({
+      cmd: 'xargs',
+      args: ['-P', '100', '-a', ctx.hostsFile(n), '-I', '{}', 'ssh', ...sshArgs, `${FLEET_USER}@{}`, ctx.remote],
+      env: baseEnv(),
+    }),
+  }
+  const pssh: JoinTool = {
+    name: 'parallel-ssh',
+    concurrency: 100,
+    command: (n) => ({
+      cmd: 'parallel-ssh',
+      // -t 0: no per-host timeout (its default of 60 s would cut slow hosts under load, which is not the point).
+      args: ['-p', '100', '-t', '0', '-h', ctx.hostsFile(n), '-l', FLEET_USER, '-x', sshArgs.map(q).join(' '), ctx.remote],
+      env: baseEnv(),
+    }),
+  }
+  const ansible: JoinTool = {
+    name: 'ansible -m raw',
+    concurrency: 100,
+    command: (n) => ({
+      cmd: 'ansible',
+      // {% raw %}: ansible runs its arguments through Jinja2; the remote command (with {{...}}) must reach ssh as is.
+      args: ['all', '-i', join(ctx.workDir, `inventory-${n}.ini`), '-f', '100', '-m', 'raw', '-a', `{% raw %}${ctx.remote}{% endraw %}`, '-u', FLEET_USER, '--private-key', ctx.fleet.paths.clientKey],
+      env: baseEnv({
+        ANSIBLE_HOST_KEY_CHECKING: 'False',
+        // Ansible's default ssh_args add ControlMaster=auto/ControlPersist=60s: masters that outlive the run
+        // (their CPU escapes the measurement) and help nothing for one command per host. Same options as the others.
+        ANSIBLE_SSH_ARGS: '-o ControlMaster=no -o IdentitiesOnly=yes -o UserKnownHostsFile=/dev/null -o KexAlgorithms=curve25519-sha256 -o LogLevel=ERROR',
+        ANSIBLE_TIMEOUT: '60',
+        ANSIBLE_HOME: join(ctx.workDir, 'ansible-home'),
+        ANSIBLE_LOCAL_TEMP: join(ctx.workDir, 'ansible-tmp'),
+        ANSIBLE_NOCOLOR: '1',
+        ANSIBLE_DEPRECATION_WARNINGS: 'False',
+        ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
+      }),
+    }),
+  }
+  return {belt, peers: [xargs, pssh, ansible]}
+}
+
+function q(s: string): string {
+  return /^[A-Za-z0-9_\/.,:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`
+}
+
+export function prepareFiles(ctx: {workDir: string}, ns: number[]): (n: number) => string {
+  mkdirSync(join(ctx.workDir, 'ansible-home'), {recursive: true})
+  mkdirSync(join(ctx.workDir, 'ansible-tmp'), {recursive: true})
+  for (const n of ns) {
+    const addrs = Array.from({length: n}, (_, i) => workerAddress(i + 1))
+    writeFileSync(join(ctx.workDir, `hosts-${n}.txt`), addrs.join('\n') + '\n')
+    writeFileSync(join(ctx.workDir, `inventory-${n}.ini`), '[fleet]\n' + addrs.join('\n') + '\n')
+  }
+  return (n) => join(ctx.workDir, `hosts-${n}.txt`)
+}
+
+/** Wait until the fleet sshd has no session children left (the previous tool's connections are gone). */
+export async function fleetQuiet(fleet: Fleet, timeoutMs = 60_000): Promise<void> {
+  const pid = Number(readFileSync(fleet.paths.sshdPid, 'utf8').trim())
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (descendants(pid).length <= 1) return
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+export async function runJoin(ctx: JoinBenchContext, tool: JoinTool, n: number): Promise<{row: JoinRow; m: Measured; outputPath: string}> {
+  await fleetQuiet(ctx.fleet)
+  ctx.fleet.resetJoins()
+  const {cmd, args, env} = tool.command(n)
+  const slug = tool.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()
+  const outputPath = join(ctx.workDir, `${slug}-${n}-c${tool.concurrency}.out`)
+  const m = await measure(cmd, args, {env, cwd: ctx.workDir, outputPath, timeoutMs: 30 * 60_000})
+  const joins = ctx.fleet.joins()
+  let joined = 0
+  let duplicates = 0
+  for (let i = 1; i <= n; i++) {
+    const c = joins.get(workerAddress(i)) ?? 0
+    if (c >= 1) joined++
+    if (c > 1) duplicates++
+  }
+  const strays = [...joins.keys()].filter((a) => !/^10\.220\.(\d+)\.(\d+)$/.test(a) || a === MANAGER_ADDRESS).length
+  const row: JoinRow = {
+    tool: tool.name,
+    n,
+    concurrency: tool.concurrency,
+    wallS: m.wallS,
+    hostsPerS: n / m.wallS,
+    cpuS: m.cpuS,
+    cpuMsPerHost: (m.cpuS * 1000) / n,
+    peakRssMB: (tool.name.startsWith('belt') ? m.maxRssBytes : m.peakTreeRssBytes) / 2 ** 20,
+    maxSingleRssMB: m.maxRssBytes / 2 ** 20,
+    peakProcs: m.peakProcs,
+    joined,
+    failures: n - joined + duplicates + strays,
+    duplicates,
+    exitCode: m.exitCode,
+  }
+  if (m.exitCode !== 0 || row.failures > 0) {
+    const tail = readFileSync(outputPath, 'utf8').trim().split('\n').slice(-3).join(' / ').replace(/SWMTKN-[\w-]+/g, 'SWMTKN-…redacted')
+    row.note = `exit ${m.exitCode ?? m.signal}: ${tail.slice(0, 400)}`
+  }
+  return {row, m, outputPath}
+}

@@ -1,0 +1,261 @@
+// `npm run bench` (bench/run → here): belt at scale, side by side with what an operator would otherwise use, in the
+// same run on the same machine. Sections: join (simulated SSH fleet), api (fake DigitalOcean / EC2 APIs with
+// latency), tls (certificates for 2,000 nodes), startup (`belt cluster ls` vs `node -e 0`).
+// Prints a table per section, every target with pass/miss, and writes bench/results.json.
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, rmSync, writeFileSync, readFileSync} from 'node:fs'
+import {cpus, release, totalmem, tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {table} from '../src/ui/output.js'
+import {Fleet} from './fleet.js'
+import {running} from './measure.js'
+import {killTree} from './proc.js'
+import {JoinRow, ROOT, prepareFiles, remoteJoinCommand, runJoin, tools, writeBeltCluster} from './join.js'
+import {runStartup, StartupResult} from './startup.js'
+import {ApiResult, runApi} from './api.js'
+import {runTls, TlsResult} from './tls-bench.js'
+
+type Section = 'join' | 'api' | 'tls' | 'startup'
+const SECTIONS: Section[] = ['join', 'api', 'tls', 'startup']
+
+interface Options {
+  ns: number[]
+  only: Section[]
+  joinLatency: number
+  keep: boolean
+}
+
+function usage(msg?: string): never {
+  if (msg) process.stderr.write(`bench: ${msg}\n`)
+  process.stderr.write(
+    'usage: npm run bench -- [--quick] [--only join|api|tls|startup[,...]] [--n 100,500,2000] [--join-latency 0.3]\n' +
+      '  --quick          N=100 only for the join section, fewer droplets/instances (development)\n' +
+      '  --only LIST      run only these sections\n' +
+      '  --n LIST         fleet sizes for the join section (default 100,500,2000)\n' +
+      '  --join-latency S seconds the stand-in docker sleeps on `swarm join` (default 0.3)\n',
+  )
+  process.exit(msg ? 2 : 0)
+}
+
+function parseArgs(argv: string[]): Options & {quick: boolean} {
+  const o = {ns: [100, 500, 2000], only: [...SECTIONS], joinLatency: 0.3, keep: false, quick: false}
+  let nGiven = false
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const val = () => {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]
+      if (v === undefined) usage(`${a} needs a value`)
+      return v
+    }
+    if (a === '--quick') o.quick = true
+    else if (a === '--help' || a === '-h') usage()
+    else if (a.startsWith('--only')) {
+      const list = val().split(',') as Section[]
+      for (const s of list) if (!SECTIONS.includes(s)) usage(`unknown section '${s}' (join, api, tls, startup)`)
+      o.only = list
+    } else if (a.startsWith('--n')) {
+      o.ns = val().split(',').map(Number)
+      if (o.ns.some((n) => !Number.isInteger(n) || n < 1 || n > 60000)) usage('--n takes whole numbers 1..60000')
+      nGiven = true
+    } else if (a.startsWith('--join-latency')) {
+      o.joinLatency = Number(val())
+      if (!(o.joinLatency >= 0)) usage('--join-latency takes seconds')
+    } else usage(`unknown argument '${a}'`)
+  }
+  if (o.quick && !nGiven) o.ns = [100]
+  return o
+}
+
+function machine() {
+  const osRelease = (() => {
+    try {
+      return /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? 'unknown'
+    } catch {
+      return 'unknown'
+    }
+  })()
+  const ssh = (() => {
+    try {
+      return execFileSync('ssh', ['-V'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}).trim()
+    } catch (e) {
+      return String((e as {stderr?: string}).stderr ?? '').trim()
+    }
+  })()
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    os: osRelease,
+    kernel: release(),
+    node: process.version,
+    openssh: ssh || execFileSync('sh', ['-c', 'ssh -V 2>&1'], {encoding: 'utf8'}).trim(),
+    loadAvgAtStart: load,
+  }
+}
+
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-')
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '-')
+const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '-')
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`)
+
+interface Target {
+  target: string
+  value: string
+  pass: boolean | null
+  note?: string
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2))
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+  }
+  const targets: Target[] = []
+  const resultsPath = join(ROOT, 'bench', 'results.json')
+  const save = () => writeFileSync(resultsPath, JSON.stringify({...results, targets}, null, 2) + '\n')
+  const workDir = mkdtempSync(join(tmpdir(), 'bb-bench-'))
+  let fleetUp = false
+
+  const cleanup = () => {
+    for (const pid of running) killTree(pid)
+    if (fleetUp) Fleet.down()
+    fleetUp = false
+    rmSync(workDir, {recursive: true, force: true})
+  }
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      log(`${sig}: cleaning up the fleet`)
+      cleanup()
+      process.exit(sig === 'SIGINT' ? 130 : 143)
+    })
+  }
+
+  const m = results.machine as ReturnType<typeof machine>
+  process.stdout.write(`belt bench · ${m.cores} × ${m.cpu} · ${m.memGiB} GiB · ${m.os} · Linux ${m.kernel} · Node ${m.node} · ${m.openssh}\n`)
+  process.stdout.write(`load average at start: ${m.loadAvgAtStart} (figures are only comparable on a quiet machine)\n\n`)
+
+  try {
+    if (opts.only.includes('join')) {
+      const maxN = Math.max(...opts.ns)
+      const fleet = Fleet.up({workers: maxN, joinLatency: opts.joinLatency, log})
+      fleetUp = true
+      const beltDir = join(workDir, '.belt')
+      writeBeltCluster(beltDir, maxN, fleet.paths.clientKey)
+      const hostsFile = prepareFiles({workDir}, opts.ns)
+      const remote = await remoteJoinCommand()
+      const ctx = {fleet, workDir, beltDir, hostsFile, remote: remote.command}
+      const {belt, peers} = tools(ctx)
+      const rows: JoinRow[] = []
+      const redacted = remote.command.replace(/SWMTKN-[\w-]+/g, 'SWMTKN-…redacted')
+      process.stdout.write(
+        `## join: one real sshd answering on ${maxN} + 1 addresses, stand-in docker with ${opts.joinLatency} s join latency\n` +
+          `OpenSSH peers: -o KexAlgorithms=curve25519-sha256 (the comparison is about orchestration, not post-quantum kex),\n` +
+          `StrictHostKeyChecking=no + UserKnownHostsFile=/dev/null; belt: strict_host_key_checking: no (no host-key files on either side).\n` +
+          `Remote command (${remote.source}), the same string for every tool:\n  ${redacted}\n\n`,
+      )
+      const head = ['TOOL', 'N', 'CONC', 'WALL S', 'HOSTS/S', 'CPU S', 'CPU MS/HOST', 'PEAK RSS MB', 'PROCS', 'FAILURES']
+      const line = (r: JoinRow) => [r.tool, r.n, r.concurrency, f1(r.wallS), f0(r.hostsPerS), f1(r.cpuS), f1(r.cpuMsPerHost), f0(r.peakRssMB), r.peakProcs, r.failures]
+      const run = async (tool: ReturnType<typeof belt>, n: number) => {
+        log(`${tool.name} N=${n} concurrency ${tool.concurrency} …`)
+        const {row} = await runJoin(ctx, tool, n)
+        rows.push(row)
+        log(`  ${line(row).join('  ')}${row.note ? '  (' + row.note + ')' : ''}`)
+        results.join = {remoteCommand: redacted, remoteSource: remote.source, joinLatencyS: opts.joinLatency, rows}
+        save()
+        return row
+      }
+      for (const n of opts.ns) {
+        await run(belt(100), n)
+        for (const p of peers) await run(p, n)
+      }
+      if (maxN >= 1000) await run(belt(1000), maxN)
+      process.stdout.write(table(head, rows.map(line)) + '\n')
+      process.stdout.write(
+        '\nCPU = user + sys of the tool and every process it waited for (GNU time, getrusage RUSAGE_CHILDREN).\n' +
+          'PEAK RSS: belt = its own max RSS; xargs/parallel-ssh/ansible = the peak of the summed RSS of the whole process tree\n' +
+          '(the tool plus every concurrent ssh / fork), sampled from /proc every 100 ms (shared pages count once per process).\n' +
+          'FAILURES = hosts not joined exactly once according to the stand-in docker log (reset between tools).\n\n',
+      )
+      for (const r of rows.filter((x) => x.failures > 0 || x.exitCode !== 0)) process.stdout.write(`note: ${r.tool} N=${r.n}: ${r.failures} failures, exit ${r.exitCode}${r.note ? ' — ' + r.note : ''}\n`)
+
+      for (const n of opts.ns) {
+        const b = rows.find((r) => r.tool.startsWith('belt') && r.n === n && r.concurrency === 100)
+        const x = rows.find((r) => r.tool.startsWith('xargs') && r.n === n)
+        if (!b || !x) continue
+        const ratio = b.cpuMsPerHost / x.cpuMsPerHost
+        targets.push({target: `orchestrator CPU per host ≤ 0.3× xargs -P100 ssh (N=${n})`, value: `${f1(b.cpuMsPerHost)} vs ${f1(x.cpuMsPerHost)} ms/host = ${f2(ratio)}×`, pass: ratio <= 0.3 && b.failures === 0})
+      }
+      const b2 = rows.find((r) => r.tool.startsWith('belt') && r.n === 2000 && r.concurrency === 100)
+      const x2 = rows.find((r) => r.tool.startsWith('xargs') && r.n === 2000)
+      if (b2 && x2) {
+        const ratio = b2.wallS / x2.wallS
+        targets.push({target: 'wall N=2000 @100 ≤ 0.8× xargs -P100 ssh', value: `${f1(b2.wallS)} vs ${f1(x2.wallS)} s = ${f2(ratio)}×`, pass: ratio <= 0.8 && b2.failures === 0})
+      } else targets.push({target: 'wall N=2000 @100 ≤ 0.8× xargs -P100 ssh', value: 'not measured (N=2000 not in --n)', pass: null})
+      const b1000 = rows.find((r) => r.tool.startsWith('belt') && r.concurrency === 1000)
+      if (b1000 && b1000.n === 2000) {
+        targets.push({target: 'N=2000 @1000: belt peak RSS ≤ 300 MB', value: `${f0(b1000.peakRssMB)} MB, ${b1000.failures} failures, ${f1(b1000.wallS)} s`, pass: b1000.peakRssMB <= 300 && b1000.failures === 0})
+      } else targets.push({target: 'N=2000 @1000: belt peak RSS ≤ 300 MB', value: 'not measured (N=2000 not in --n)', pass: null})
+      save()
+      Fleet.down()
+      fleetUp = false
+    }
+
+    if (opts.only.includes('api')) {
+      const api: ApiResult = await runApi({quick: opts.quick, log, workDir})
+      results.api = api
+      process.stdout.write(`## api: belt create + status --wait against the fake APIs (${api.latencyMs} ms per request, ${api.activeAfterS} s to active)\n`)
+      const head = ['API', 'NODES', 'WALL S', 'REQUESTS', 'CREATE CALLS', 'LIST CALLS', 'PEAK REQ/MIN', 'CREATED', 'ACTIVE', 'EXIT']
+      process.stdout.write(
+        table(head, api.runs.map((r) => [r.api, r.nodes, f1(r.wallS), r.requests, r.createCalls, r.listCalls, r.peakPerMinute, r.created, r.active, r.exitCodes.join('/')])) + '\n',
+      )
+      for (const r of api.runs) if (r.error) process.stdout.write(`note: ${r.api}: ${r.error}\n`)
+      process.stdout.write('\n')
+      const d = api.runs.find((r) => r.api === 'digitalocean')
+      if (d && d.nodes === 2000 && !d.error) {
+        targets.push({target: '2,000 droplets: ≤ 200 create calls', value: `${d.createCalls} create calls`, pass: d.createCalls <= 200 && d.active === 2000})
+        targets.push({target: '2,000 droplets: never > 250 requests/minute', value: `peak ${d.peakPerMinute} requests in a 60 s window`, pass: d.peakPerMinute <= 250 && d.active === 2000})
+      } else {
+        targets.push({target: '2,000 droplets: ≤ 200 create calls, never > 250 requests/minute', value: d?.error ?? `not measured at 2,000 (${d?.nodes ?? 0})`, pass: null})
+      }
+      save()
+    }
+
+    if (opts.only.includes('tls')) {
+      const tls: TlsResult = await runTls({nodes: 2000, log})
+      results.tls = tls
+      process.stdout.write(`## tls: CA + server certificates for ${tls.nodes} nodes (bench/tls.ts)\n`)
+      if (tls.error) process.stdout.write(`not measured: ${tls.error}\n\n`)
+      else process.stdout.write(`total ${f0(tls.totalMs)} ms, ${f2(tls.msPerNode)} ms/node\n\n`)
+      targets.push({target: 'TLS for 2,000 nodes ≤ 3 s', value: tls.error ? tls.error : `${f2(tls.totalMs / 1000)} s`, pass: tls.error ? null : tls.totalMs <= 3000})
+      save()
+    }
+
+    if (opts.only.includes('startup')) {
+      log('start-up: belt cluster ls vs node -e 0 …')
+      const s: StartupResult = await runStartup(21)
+      results.startup = s
+      process.stdout.write(
+        `## startup: \`belt cluster ls\` (${s.clusters} clusters) vs \`node -e 0\`, median of ${s.runs} runs each\n` +
+          `belt cluster ls ${f0(s.beltMedianMs)} ms · node -e 0 ${f0(s.nodeMedianMs)} ms · ratio ${f2(s.ratio)}×\n\n`,
+      )
+      targets.push({target: 'start-up ≤ 5× bare node', value: `${f2(s.ratio)}× (${f0(s.beltMedianMs)} vs ${f0(s.nodeMedianMs)} ms)`, pass: s.ratio <= 5})
+      save()
+    }
+
+    process.stdout.write('## targets\n')
+    process.stdout.write(table(['TARGET', 'MEASURED', 'RESULT'], targets.map((t) => [t.target, t.value, t.pass === null ? 'not run' : t.pass ? 'pass' : 'MISS'])) + '\n')
+    save()
+    process.stdout.write(`\nresults: ${resultsPath}\n`)
+  } finally {
+    cleanup()
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+  process.exit(1)
+})
+
