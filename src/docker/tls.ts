@@ -20,6 +20,7 @@ import {
 } from 'node:crypto'
 import * as asn from '@peculiar/asn1-x509'
 import {AsnConvert, OctetString} from '@peculiar/asn1-schema'
+import * as asn1js from 'asn1js'
 import type {Cluster} from '../core/config/cluster.js'
 import {ensureClusterDir} from '../core/config/cluster.js'
 import {writeFileAtomic} from '../core/config/atomic.js'
@@ -145,6 +146,19 @@ interface Issuer {
   name: asn.Name
   key: KeyObject
   keyId: Buffer
+  /** Extensions that are the same in every certificate of one kind and key type, encoded once. */
+  cache: Map<string, asn.Extension[]>
+}
+
+function fixedExtensions(kind: CertificateKind, subjectKey: KeyObject, issuerKeyId: Buffer): asn.Extension[] {
+  const list = [
+    extension(asn.id_ce_basicConstraints, true, kind === 'ca' ? new asn.BasicConstraints({cA: true, pathLenConstraint: 0}) : new asn.BasicConstraints({cA: false})),
+    extension(asn.id_ce_keyUsage, true, new asn.KeyUsage(keyUsage(kind, subjectKey))),
+    extension(asn.id_ce_authorityKeyIdentifier, false, new asn.AuthorityKeyIdentifier({keyIdentifier: new OctetString(arrayBuffer(issuerKeyId))})),
+  ]
+  if (kind === 'server') list.push(extension(asn.id_ce_extKeyUsage, false, new asn.ExtendedKeyUsage([asn.id_kp_serverAuth])))
+  if (kind === 'client') list.push(extension(asn.id_ce_extKeyUsage, false, new asn.ExtendedKeyUsage([asn.id_kp_clientAuth])))
+  return list
 }
 
 async function buildCertificate(req: CertificateRequest, issuer: Issuer | 'self', signer: KeyObject): Promise<Buffer> {
@@ -152,16 +166,14 @@ async function buildCertificate(req: CertificateRequest, issuer: Issuer | 'self'
   const spki = req.publicKey.export({type: 'spki', format: 'der'})
   const subjectName = name(req.commonName)
   const ski = keyIdentifier(spki)
-  const issuerName = issuer === 'self' ? subjectName : issuer.name
-  const issuerKeyId = issuer === 'self' ? ski : issuer.keyId
-  const extensions = [
-    extension(asn.id_ce_basicConstraints, true, req.kind === 'ca' ? new asn.BasicConstraints({cA: true, pathLenConstraint: 0}) : new asn.BasicConstraints({cA: false})),
-    extension(asn.id_ce_keyUsage, true, new asn.KeyUsage(keyUsage(req.kind, req.publicKey))),
-    extension(asn.id_ce_subjectKeyIdentifier, false, new asn.SubjectKeyIdentifier(arrayBuffer(ski))),
-    extension(asn.id_ce_authorityKeyIdentifier, false, new asn.AuthorityKeyIdentifier({keyIdentifier: new OctetString(arrayBuffer(issuerKeyId))})),
-  ]
-  if (req.kind === 'server') extensions.push(extension(asn.id_ce_extKeyUsage, false, new asn.ExtendedKeyUsage([asn.id_kp_serverAuth])))
-  if (req.kind === 'client') extensions.push(extension(asn.id_ce_extKeyUsage, false, new asn.ExtendedKeyUsage([asn.id_kp_clientAuth])))
+  let fixed: asn.Extension[]
+  if (issuer === 'self') fixed = fixedExtensions(req.kind, req.publicKey, ski)
+  else {
+    const cacheKey = `${req.kind}/${req.publicKey.asymmetricKeyType}`
+    fixed = issuer.cache.get(cacheKey) ?? fixedExtensions(req.kind, req.publicKey, issuer.keyId)
+    issuer.cache.set(cacheKey, fixed)
+  }
+  const extensions = [...fixed, extension(asn.id_ce_subjectKeyIdentifier, false, new asn.SubjectKeyIdentifier(arrayBuffer(ski)))]
   if (req.sans?.length) extensions.push(extension(asn.id_ce_subjectAltName, false, new asn.SubjectAlternativeName(req.sans.map(generalName))))
   const serial = randomBytes(16)
   serial[0] = (serial[0] & 0x7f) | 0x01 // positive, and exactly 16 bytes once DER-encoded
@@ -170,15 +182,26 @@ async function buildCertificate(req: CertificateRequest, issuer: Issuer | 'self'
     version: asn.Version.v3,
     serialNumber: arrayBuffer(serial),
     signature: algorithm,
-    issuer: issuerName,
+    issuer: issuer === 'self' ? subjectName : issuer.name,
     validity: new asn.Validity({notBefore: new Date(now - BACKDATE_MS), notAfter: new Date(now + req.days * DAY_MS)}),
     subject: subjectName,
     subjectPublicKeyInfo: AsnConvert.parse(spki, asn.SubjectPublicKeyInfo),
     extensions: new asn.Extensions(extensions),
   })
-  const signature = await signAsync(Buffer.from(AsnConvert.serialize(tbs)), signer)
-  const cert = new asn.Certificate({tbsCertificate: tbs, signatureAlgorithm: algorithm, signatureValue: arrayBuffer(signature)})
-  return Buffer.from(AsnConvert.serialize(cert))
+  const tbsDer = Buffer.from(AsnConvert.serialize(tbs))
+  return certificateDer(tbsDer, algorithm, await signAsync(tbsDer, signer))
+}
+
+/**
+ * Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }, around the TBS
+ * bytes that were just signed. Serializing an asn.Certificate would encode the TBS a second time — a quarter of
+ * the cost of a certificate — so the SEQUENCE is built by asn1js from the already-encoded parts.
+ */
+function certificateDer(tbsDer: Buffer, algorithm: asn.AlgorithmIdentifier, signature: Buffer): Buffer {
+  const content = Buffer.concat([tbsDer, Buffer.from(AsnConvert.serialize(algorithm)), Buffer.from(new asn1js.BitString({valueHex: signature}).toBER())])
+  const sequence = new asn1js.Primitive({idBlock: {tagClass: 1, tagNumber: 16}, valueHex: content})
+  sequence.idBlock.isConstructed = true // universal 16, constructed: a SEQUENCE whose content is already DER
+  return Buffer.from(sequence.toBER())
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -214,7 +237,7 @@ export function loadCertificateAuthority(certPem: string, keyPem: string): Certi
   const spki = createPublicKey(key).export({type: 'spki', format: 'der'})
   const skiExt = parsed.tbsCertificate.extensions?.find((e) => e.extnID === asn.id_ce_subjectKeyIdentifier)
   const keyId = skiExt ? Buffer.from(AsnConvert.parse(skiExt.extnValue.buffer, asn.SubjectKeyIdentifier).buffer) : keyIdentifier(spki)
-  return {certPem, keyPem, cert, key, issuer: {name: parsed.tbsCertificate.subject, key, keyId}}
+  return {certPem, keyPem, cert, key, issuer: {name: parsed.tbsCertificate.subject, key, keyId, cache: new Map()}}
 }
 
 /** A fresh key pair and a server certificate for one node. */

@@ -70,6 +70,7 @@ function haveCommand(cmd: string): boolean {
 test('CA: ECDSA P-256, self-signed CA with pathlen 0, backdated NotBefore and tls_ca_days validity', async () => {
   const before = Date.now()
   const ca = await createCertificateAuthority('belt CA (t)', ecdsa)
+  assert.ok(Buffer.from(AsnConvert.serialize(AsnConvert.parse(ca.cert.raw, asn.Certificate))).equals(ca.cert.raw))
   const c = ca.cert
   assert.equal(c.ca, true)
   assert.equal(c.publicKey.asymmetricKeyType, 'ec')
@@ -120,6 +121,8 @@ test('server certificate: SANs, serverAuth only, digitalSignature, signed by the
   assert.notEqual(new X509Certificate(other.certPem).serialNumber, cert.serialNumber)
   assert.notEqual(other.keyPem, issued.keyPem, 'a fresh key pair per certificate')
   assert.ok(Number.parseInt(cert.serialNumber.slice(0, 2), 16) < 0x80)
+  // The DER is canonical: parsing it with the X.509 schema and encoding it again gives the same bytes.
+  assert.ok(Buffer.from(AsnConvert.serialize(AsnConvert.parse(cert.raw, asn.Certificate))).equals(cert.raw))
 })
 
 test('client certificate: clientAuth only and signed by the CA', async () => {
