@@ -66,9 +66,8 @@ export default class Create extends BeltCommand {
     const scope = onInterrupt()
     let result
     try {
-      result = plan.toCreate.length === 0
-        ? {created: [], existing: plan.existing, failed: [], interrupted: false}
-        : await provider.create({...opts, signal: scope.signal, onProgress: info}, plan)
+      // Called even when every name exists: providers converge what belongs to the cluster (firewall, security group).
+      result = await provider.create({...opts, signal: scope.signal, onProgress: info}, plan)
       if (flags.wait && !scope.interrupted() && result.failed.length === 0) {
         const waited = await provider.wait({status: 'active', count: names.length, names, timeoutMs, signal: scope.signal,
           onProgress: (nodes) => info(`waiting: ${nodes.filter((n) => names.includes(n.name) && n.status === 'active').length}/${names.length} active`)})
@@ -87,7 +86,10 @@ export default class Create extends BeltCommand {
     if (flags.json) printJson({created: result.created, existing: result.existing, ...(result.failed.length ? {failed: result.failed} : {})})
     else if (result.created.length + result.existing.length > 0) out(nodesTable([...result.created, ...result.existing].sort(byName)))
     info(`created ${result.created.length}, existing ${result.existing.length}${result.failed.length ? `, failed ${result.failed.length}` : ''}`)
-    for (const f of result.failed) warn(`${f.name}: ${f.error}`)
+    // One line per distinct error (a refused batch of 2,000 names is one problem, not 2,000).
+    const byError = new Map<string, string[]>()
+    for (const f of result.failed) byError.set(f.error, [...(byError.get(f.error) ?? []), f.name])
+    for (const [error, failedNames] of byError) warn(`${shorten(failedNames)}: ${error}`)
     if (result.interrupted || scope.interrupted()) throw new Interrupted(`interrupted: ${result.created.length} created and recorded; remove them with: belt rm --all --force`)
     if (result.failed.length > 0) throw new PartialFailure(`${result.failed.length} failure(s); re-run the same command to create only what is missing`)
   }

@@ -1,0 +1,181 @@
+// The API pacer: one per DigitalOcean token in this process, shared by every call made with that token.
+// DigitalOcean allows 250 requests in any 60 s (answering 429 beyond that) and 5,000 per hour (reported in the
+// ratelimit-limit / ratelimit-remaining / ratelimit-reset headers). The pacer keeps the minute window itself,
+// pauses everyone when the hour budget is spent or a 429 names a retry-after, and computes jittered backoff.
+import {createHash} from 'node:crypto'
+
+/** Thrown when a request is not started (or not retried) because the operation was aborted (Ctrl-C). */
+export class AbortedError extends Error {
+  constructor() {
+    super('aborted')
+    this.name = 'AbortedError'
+  }
+}
+
+export function isAborted(err: unknown): boolean {
+  return err instanceof AbortedError
+}
+
+/**
+ * A sliding window of request times. A request counts from its start until it completes, and then from its
+ * completion time — later than the moment the server counted it — so client and server clocks of the window never
+ * disagree in the server's disfavour.
+ */
+export class RateWindow {
+  private times: number[] = []
+  private inFlight = 0
+
+  constructor(readonly limit: number, readonly windowMs: number) {}
+
+  /** Milliseconds to wait before another request may start at `now`; 0 means go. */
+  delay(now: number): number {
+    this.prune(now)
+    const used = this.inFlight + this.times.length
+    if (used < this.limit) return 0
+    // Need (used - limit + 1) finished entries to leave the window; in-flight ones only leave after they finish.
+    const k = used - this.limit
+    if (k >= this.times.length) return Math.min(250, this.windowMs)
+    return Math.max(1, this.times[k] + this.windowMs - now)
+  }
+
+  /** Count a request starting now; call the returned function with the completion time when it is answered. */
+  start(): (finishedAt: number) => void {
+    this.inFlight++
+    let done = false
+    return (finishedAt: number) => {
+      if (done) return
+      done = true
+      this.inFlight--
+      // keep `times` sorted (completions arrive nearly in order; insertion from the end is cheap)
+      let i = this.times.length
+      while (i > 0 && this.times[i - 1] > finishedAt) i--
+      this.times.splice(i, 0, finishedAt)
+    }
+  }
+
+  /** Requests counted in the window at `now` (in flight included). */
+  used(now: number): number {
+    this.prune(now)
+    return this.inFlight + this.times.length
+  }
+
+  private prune(now: number): void {
+    let n = 0
+    while (n < this.times.length && this.times[n] <= now - this.windowMs) n++
+    if (n) this.times.splice(0, n)
+  }
+}
+
+export interface PacerOptions {
+  /** Requests allowed in any window (DigitalOcean: 250). */
+  limit?: number
+  /** Window length in ms (DigitalOcean: 60 s). */
+  windowMs?: number
+  /** First backoff step in ms (doubles per attempt, capped, with jitter). */
+  backoffBaseMs?: number
+  backoffCapMs?: number
+}
+
+export const DO_REQUESTS_PER_MINUTE = 250
+
+export class ApiPacer {
+  readonly window: RateWindow
+  private pausedUntil = 0
+  private readonly backoffBaseMs: number
+  private readonly backoffCapMs: number
+
+  constructor(opts: PacerOptions = {}) {
+    this.window = new RateWindow(opts.limit ?? DO_REQUESTS_PER_MINUTE, opts.windowMs ?? 60_000)
+    this.backoffBaseMs = opts.backoffBaseMs ?? 500
+    this.backoffCapMs = opts.backoffCapMs ?? 20_000
+  }
+
+  /** Wait for a slot (window and pauses); resolves with the release function to call when the reply is in. */
+  async acquire(signal?: AbortSignal, onWait?: (ms: number, why: string) => void): Promise<() => void> {
+    for (;;) {
+      if (signal?.aborted) throw new AbortedError()
+      const now = Date.now()
+      const pause = this.pausedUntil - now
+      const slot = this.window.delay(now)
+      const wait = Math.max(pause, slot)
+      if (wait <= 0) {
+        const finish = this.window.start()
+        return () => finish(Date.now())
+      }
+      onWait?.(wait, pause >= slot ? 'rate limit pause' : 'request window full')
+      await sleep(wait, signal)
+    }
+  }
+
+  /** Read the hour budget headers: when nothing is left, everyone waits for the reset. */
+  observe(headers: Record<string, unknown> | undefined): void {
+    if (!headers) return
+    const remaining = Number(header(headers, 'ratelimit-remaining'))
+    const reset = Number(header(headers, 'ratelimit-reset'))
+    if (Number.isFinite(remaining) && remaining <= 0 && Number.isFinite(reset) && reset > 0) {
+      this.pauseUntil(reset * 1000)
+    }
+  }
+
+  /** A 429: pause every caller for retry-after (or a backoff step when the server named none). */
+  throttled(headers: Record<string, unknown> | undefined, attempt: number): number {
+    const ra = parseRetryAfter(header(headers ?? {}, 'retry-after'))
+    const ms = ra ?? this.backoff(attempt)
+    this.pauseUntil(Date.now() + ms)
+    return ms
+  }
+
+  pauseUntil(at: number): void {
+    if (at > this.pausedUntil) this.pausedUntil = at
+  }
+
+  /** Jittered exponential backoff for attempt 1, 2, 3...: between half and all of base·2^(attempt-1), capped. */
+  backoff(attempt: number): number {
+    const full = Math.min(this.backoffCapMs, this.backoffBaseMs * 2 ** Math.max(0, attempt - 1))
+    return Math.round(full / 2 + Math.random() * (full / 2))
+  }
+}
+
+function header(headers: Record<string, unknown>, name: string): string | undefined {
+  const h = headers as {get?: (n: string) => unknown}
+  const v = typeof h.get === 'function' ? h.get(name) : headers[name] ?? headers[name.toLowerCase()]
+  if (v === undefined || v === null) return undefined
+  return Array.isArray(v) ? String(v[0]) : String(v)
+}
+
+/** retry-after: seconds, or an HTTP date. Returns milliseconds (null when absent or unreadable). */
+export function parseRetryAfter(value: string | undefined): number | null {
+  if (value === undefined || value.trim() === '') return null
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000)
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now())
+}
+
+/** Sleep that ends early (with AbortedError) when the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortedError())
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(new AbortedError())
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, Math.max(0, ms))
+    signal?.addEventListener('abort', onAbort, {once: true})
+  })
+}
+
+const pacers = new Map<string, ApiPacer>()
+
+/** The process-wide pacer for a token (keyed by a hash: the token itself is never kept as a map key). */
+export function pacerFor(token: string, opts?: PacerOptions): ApiPacer {
+  const key = createHash('sha256').update(token).digest('hex')
+  let p = pacers.get(key)
+  if (!p) {
+    p = new ApiPacer(opts)
+    pacers.set(key, p)
+  }
+  return p
+}
