@@ -3,10 +3,10 @@
 // latency per request, with nodes taking 30 s to become active. Counts every request, the create calls and the
 // busiest 60 s window, and checks the fake ends with exactly the nodes asked for, all active.
 import {spawn} from 'node:child_process'
-import {existsSync, mkdirSync} from 'node:fs'
+import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {BELT_BIN, ROOT} from './join.js'
-import {LatencyProxy, ProxiedRequest} from './latency-proxy.js'
+import {BELT_BIN} from './join.js'
+import {LatencyProxy} from './latency-proxy.js'
 
 export interface ApiRun {
   api: 'digitalocean' | 'ec2'
@@ -17,6 +17,8 @@ export interface ApiRun {
   requests: number
   createCalls: number
   listCalls: number
+  /** Replies refusing the call for rate (429 / RequestLimitExceeded). */
+  throttled: number
   peakPerMinute: number
   created: number
   active: number
@@ -30,11 +32,17 @@ export interface ApiResult {
   runs: ApiRun[]
 }
 
+/** One fake API, started, with what the bench needs to read from it afterwards. */
 interface Fake {
-  start(): Promise<string>
-  stop(): Promise<void>
+  /** URL belt is pointed at. */
+  url: string
+  env: NodeJS.ProcessEnv
+  size: string
+  /** Arrival time of every request, and whether it was a create / list call; 429 replies. */
+  requests(): {at: number; create: boolean; list: boolean; throttled: boolean}[]
   /** Nodes that exist (not deleted) and how many are active/running. */
   count(): {live: number; active: number}
+  stop(): Promise<void>
 }
 
 function runBelt(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{code: number | null; stdout: string; stderr: string}> {
@@ -55,39 +63,57 @@ function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return {...env, ...extra}
 }
 
-async function digitalOceanFake(activeAfterMs: number): Promise<Fake> {
-  const path = join(ROOT, 'test', 'fakes', 'digitalocean.ts')
-  if (!existsSync(path)) throw new Error('test/fakes/digitalocean.ts is not there yet')
-  const mod: Record<string, any> = await import(path)
-  const Cls = mod.DigitalOceanFake ?? mod.FakeDigitalOcean ?? mod.DoFake ?? mod.FakeDoApi ?? Object.values(mod).find((v) => typeof v === 'function' && /fake/i.test(v.name))
-  if (!Cls) throw new Error('test/fakes/digitalocean.ts exports no fake class the bench knows')
-  const fake = new Cls({activeAfterMs, activeDelayMs: activeAfterMs, activeMs: activeAfterMs, newMs: activeAfterMs})
-  for (const k of ['activeAfterMs', 'activeDelayMs', 'activeMs', 'newMs']) if (k in fake) fake[k] = activeAfterMs
+/** The fake DigitalOcean API with its own latency knob (every reply delayed) and its 250/min window. */
+async function digitalOceanFake(o: {latencyMs: number; activeAfterMs: number; cwd: string}): Promise<Fake> {
+  const {FakeDigitalOcean} = await import('../test/fakes/digitalocean.js')
+  const fake = new FakeDigitalOcean({latencyMs: o.latencyMs, activeAfterMs: o.activeAfterMs})
+  const url = await fake.start()
   return {
-    start: async () => {
-      const r = await fake.start()
-      return typeof r === 'string' ? r : fake.url
+    url,
+    size: '512mb',
+    env: {BELT_DIR: join(o.cwd, '.belt'), DIGITALOCEAN_ACCESS_TOKEN: fake.token, DIGITALOCEAN_API_URL: url},
+    requests: () =>
+      fake.log.map((r) => ({at: r.at, create: r.method === 'POST' && r.route === '/v2/droplets', list: r.method === 'GET' && r.route === '/v2/droplets', throttled: r.status === 429})),
+    count: () => {
+      const list = fake.list()
+      return {live: list.length, active: list.filter((d) => d.status === 'active').length}
     },
     stop: () => fake.stop(),
-    count: () => {
-      const list: any[] = fake.droplets instanceof Map ? [...fake.droplets.values()] : Array.isArray(fake.droplets) ? fake.droplets : []
-      const status = (d: any) => (typeof fake.status === 'function' ? fake.status(d) : d.status)
-      return {live: list.length, active: list.filter((d) => status(d) === 'active').length}
-    },
   }
 }
 
-async function ec2Fake(activeAfterMs: number): Promise<Fake> {
+/** The fake EC2 server has no latency knob: a proxy in front of it adds the latency and records each Action. */
+async function ec2Fake(o: {latencyMs: number; activeAfterMs: number; cwd: string}): Promise<Fake> {
   const {Ec2Fake} = await import('../test/fakes/ec2.js')
-  const fake = new Ec2Fake({pendingMs: activeAfterMs})
+  const fake = new Ec2Fake({pendingMs: o.activeAfterMs})
+  const proxy = new LatencyProxy(await fake.start(), o.latencyMs)
+  const url = await proxy.start()
   return {
-    start: () => fake.start(),
-    stop: () => fake.stop(),
+    url,
+    size: 't3.micro',
+    env: {BELT_DIR: join(o.cwd, '.belt'), AWS_ENDPOINT_URL_EC2: url, AWS_ACCESS_KEY_ID: 'AKIDBENCHFAKE', AWS_SECRET_ACCESS_KEY: 'bench-fake-secret', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true'},
+    requests: () => proxy.requests.map((r) => ({at: r.at, create: r.action === 'RunInstances', list: r.action === 'DescribeInstances', throttled: r.status === 503 || r.status === 429})),
     count: () => {
       const live = fake.live()
       return {live: live.length, active: live.filter((i) => fake.state(i) === 'running').length}
     },
+    stop: async () => {
+      await proxy.stop()
+      await fake.stop()
+    },
   }
+}
+
+/** Most of `ts` (sorted or not) within any window of `windowMs`. */
+export function peakInWindow(ts: number[], windowMs = 60_000): number {
+  const s = [...ts].sort((a, b) => a - b)
+  let best = 0
+  let lo = 0
+  for (let hi = 0; hi < s.length; hi++) {
+    while (s[hi] - s[lo] >= windowMs) lo++
+    best = Math.max(best, hi - lo + 1)
+  }
+  return best
 }
 
 async function oneApi(
@@ -95,33 +121,23 @@ async function oneApi(
   nodes: number,
   opts: {latencyMs: number; activeAfterMs: number; workDir: string; log: (l: string) => void},
 ): Promise<ApiRun> {
-  const run: ApiRun = {api, nodes, wallS: NaN, createWallS: NaN, waitWallS: NaN, requests: 0, createCalls: 0, listCalls: 0, peakPerMinute: 0, created: 0, active: 0, exitCodes: []}
+  const run: ApiRun = {api, nodes, wallS: NaN, createWallS: NaN, waitWallS: NaN, requests: 0, createCalls: 0, listCalls: 0, throttled: 0, peakPerMinute: 0, created: 0, active: 0, exitCodes: []}
+  const cwd = join(opts.workDir, `api-${api}`)
+  mkdirSync(cwd, {recursive: true})
   let fake: Fake
   try {
-    fake = api === 'digitalocean' ? await digitalOceanFake(opts.activeAfterMs) : await ec2Fake(opts.activeAfterMs)
+    fake = api === 'digitalocean' ? await digitalOceanFake({...opts, cwd}) : await ec2Fake({...opts, cwd})
   } catch (e) {
     run.error = (e as Error).message
     return run
   }
-  const url = await fake.start()
-  const proxy = new LatencyProxy(url, opts.latencyMs)
-  const purl = await proxy.start()
-  const cwd = join(opts.workDir, `api-${api}`)
-  mkdirSync(cwd, {recursive: true})
-  const env = cleanEnv(
-    api === 'digitalocean'
-      ? {BELT_DIR: join(cwd, '.belt'), DIGITALOCEAN_ACCESS_TOKEN: 'bench-fake-token', DIGITALOCEAN_API_URL: purl}
-      : {BELT_DIR: join(cwd, '.belt'), AWS_ENDPOINT_URL_EC2: purl, AWS_ACCESS_KEY_ID: 'AKIDBENCHFAKE', AWS_SECRET_ACCESS_KEY: 'bench-fake-secret', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true'},
-  )
-  const isCreate = (r: ProxiedRequest) => (api === 'digitalocean' ? r.method === 'POST' && /^\/v2\/droplets\/?(\?|$)/.test(r.path) : r.action === 'RunInstances')
-  const isList = (r: ProxiedRequest) => (api === 'digitalocean' ? r.method === 'GET' && /^\/v2\/droplets\/?(\?|$)/.test(r.path) : r.action === 'DescribeInstances')
+  const env = cleanEnv(fake.env)
   try {
     const nw = await runBelt(['cluster', 'new', `bench-${api}`, '--driver', api], env, cwd)
     if (nw.code !== 0) throw new Error(`belt cluster new: ${nw.stderr.trim()}`)
-    const size = api === 'digitalocean' ? '512mb' : 't3.micro'
-    opts.log(`api: belt create ${size} 'node[1:${nodes}]' on ${api} (${opts.latencyMs} ms/request, ${opts.activeAfterMs / 1000} s to active) …`)
+    opts.log(`api: belt create ${fake.size} 'node[1:${nodes}]' on ${api} (${opts.latencyMs} ms/request, ${opts.activeAfterMs / 1000} s to active) …`)
     const t0 = Date.now()
-    const cr = await runBelt(['create', size, `node[1:${nodes}]`, '--yes', '--json'], env, cwd)
+    const cr = await runBelt(['create', fake.size, `node[1:${nodes}]`, '--yes', '--json'], env, cwd)
     run.createWallS = (Date.now() - t0) / 1000
     run.exitCodes.push(cr.code)
     if (cr.code !== 0) run.error = `belt create exited ${cr.code}: ${cr.stderr.trim().split('\n').slice(-2).join(' / ')}`
@@ -138,11 +154,12 @@ async function oneApi(
   } catch (e) {
     run.error = (e as Error).message
   } finally {
-    run.requests = proxy.requests.length
-    run.createCalls = proxy.requests.filter(isCreate).length
-    run.listCalls = proxy.requests.filter(isList).length
-    run.peakPerMinute = proxy.peakInWindow(60_000)
-    await proxy.stop()
+    const reqs = fake.requests()
+    run.requests = reqs.length
+    run.createCalls = reqs.filter((r) => r.create).length
+    run.listCalls = reqs.filter((r) => r.list).length
+    run.throttled = reqs.filter((r) => r.throttled).length
+    run.peakPerMinute = peakInWindow(reqs.map((r) => r.at))
     await fake.stop()
   }
   return run

@@ -1,7 +1,10 @@
 // The simulated fleet the join bench runs against: ONE real OpenSSH sshd in a network namespace answering on N
-// addresses, a login user whose shell is /bin/sh, and a stand-in `docker` first on that user's PATH which behaves like
-// an inactive Docker node, sleeps a join latency on `docker swarm join` and logs each join by the address sshd was
-// reached on ($SSH_CONNECTION's server address). Names: netns/veth prefix `bb-`, subnet 10.220.0.0/16.
+// addresses, and a stand-in `docker` first on the login's PATH which behaves like an inactive Docker node, sleeps a
+// join latency on `docker swarm join` and logs each join by the address sshd was reached on ($SSH_CONNECTION's
+// server address). Names: netns/veth prefix `bb-`, subnet 10.220.0.0/16.
+// The login is root, as on a fresh droplet (so belt adds no `sudo -n`), but with /bin/sh as its shell: sshd runs in
+// its own mount namespace where /etc/passwd is a copy with root's shell changed (the machine's file is untouched),
+// and the stand-in is bind-mounted over /usr/bin/docker there too, in case a command names it by path.
 //
 //   root netns  bb-h0 10.220.0.1 ──veth── bb-f0 10.220.0.2 + 10.220.0.10 (mg0) + 10.220.1.1 … (w1 …)  netns bb-fleet
 //
@@ -15,7 +18,7 @@ import {killTree} from './proc.js'
 export const NETNS = 'bb-fleet'
 export const VETH_HOST = 'bb-h0'
 export const VETH_FLEET = 'bb-f0'
-export const FLEET_USER = 'bb-bench'
+export const FLEET_USER = 'root'
 export const FLEET_DIR = '/var/tmp/bb-bench'
 export const HOST_SIDE = '10.220.0.1'
 export const FLEET_SIDE = '10.220.0.2'
@@ -149,14 +152,6 @@ exit 0
 `
 }
 
-/** `sudo -n CMD...` for the non-root login user: runs CMD as is (only the bench user sees this on its PATH). */
-const STAND_IN_SUDO = `#!/bin/sh
-while [ $# -gt 0 ]; do case "$1" in -n|-E|-H) shift ;; --) shift; break ;; *) break ;; esac; done
-# \`sudo -n sh -c CMD\` (belt's asRoot): run CMD in this shell, saving the fleet one exec per host.
-if [ "$1" = sh ] && [ "$2" = -c ] && [ $# -eq 3 ]; then eval "$3"; exit; fi
-exec "$@"
-`
-
 export interface FleetOptions {
   /** Number of worker addresses (w1..wN); the manager mg0 is extra. */
   workers: number
@@ -179,17 +174,14 @@ export class Fleet {
     const f = new Fleet(opts.workers, opts.joinLatency)
     const p = f.paths
     log(`fleet: ${opts.workers} worker addresses + manager in netns ${NETNS} (10.220.0.0/16), one sshd`)
-    for (const d of [p.dir, p.bin, p.state, p.joined, join(p.dir, 'client'), join(p.dir, 'hostkey'), join(p.dir, 'home')]) mkdirSync(d, {recursive: true})
+    for (const d of [p.dir, p.bin, p.state, p.joined, join(p.dir, 'client'), join(p.dir, 'hostkey')]) mkdirSync(d, {recursive: true})
     chmodSync(p.dir, 0o755)
-    // Login user: shell /bin/sh; password field '*' (no password, but not "locked", which sshd refuses without PAM).
-    run('useradd', ['--system', '--no-create-home', '--home-dir', join(p.dir, 'home'), '--shell', '/bin/sh', FLEET_USER])
-    run('usermod', ['-p', '*', FLEET_USER])
-    run('chown', [`${FLEET_USER}:`, join(p.dir, 'home'), p.state, p.joined])
+    const passwd = readFileSync('/etc/passwd', 'utf8').replace(/^root:([^:\n]*:0:0:[^:\n]*:[^:\n]*):[^:\n]*$/m, 'root:$1:/bin/sh')
+    writeFileSync(join(p.dir, 'passwd'), passwd, {mode: 0o644})
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bb-bench-client', '-f', p.clientKey])
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bb-bench-host', '-f', p.hostKey])
     writeFileSync(p.authorizedKeys, readFileSync(p.clientKey + '.pub'), {mode: 0o644})
     writeFileSync(join(p.bin, 'docker'), standInDocker(p, opts.joinLatency), {mode: 0o755})
-    writeFileSync(join(p.bin, 'sudo'), STAND_IN_SUDO, {mode: 0o755})
     f.resetJoins()
 
     // Network: one veth, the fleet side holding every address.
@@ -226,7 +218,7 @@ export class Fleet {
         'PasswordAuthentication no',
         'KbdInteractiveAuthentication no',
         'PubkeyAuthentication yes',
-        'PermitRootLogin no',
+        'PermitRootLogin prohibit-password',
         'PrintMotd no',
         'PrintLastLog no',
         'X11Forwarding no',
@@ -241,7 +233,9 @@ export class Fleet {
       ].join('\n'),
     )
     mkdirSync('/run/sshd', {recursive: true, mode: 0o755})
-    run('nsenter', [`--net=/run/netns/${NETNS}`, '/usr/sbin/sshd', '-r', '-f', p.sshdConfig, '-E', p.sshdLog])
+    const mounts = [`mount --bind ${join(p.dir, 'passwd')} /etc/passwd`, ...['/usr/bin/docker', '/usr/local/bin/docker'].filter(existsSync).map((d) => `mount --bind ${join(p.bin, 'docker')} ${d}`)]
+    const script = `set -e; ${mounts.join('; ')}; exec /usr/sbin/sshd -r -f ${p.sshdConfig} -E ${p.sshdLog}`
+    run('nsenter', [`--net=/run/netns/${NETNS}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script])
     f.waitListening()
     return f
   }
@@ -270,6 +264,15 @@ export class Fleet {
     ]
   }
 
+  /** CPU seconds (user + sys) of every finished process under the fleet sshd (its reaped children). */
+  serverCpuS(): number {
+    const pid = Number(readFileSync(this.paths.sshdPid, 'utf8').trim())
+    const st = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ')
+    // fields after ')' start at 3 (state): cutime = 16, cstime = 17 → indexes 13, 14; clock ticks of 1/100 s.
+    return (Number(f[13]) + Number(f[14])) / 100
+  }
+
   addresses(n: number): string[] {
     return Array.from({length: n}, (_, i) => workerAddress(i + 1))
   }
@@ -279,7 +282,6 @@ export class Fleet {
     const p = this.paths
     writeFileSync(p.joinLog, '')
     writeFileSync(join(p.state, 'misc.log'), '')
-    run('chown', [`${FLEET_USER}:`, p.joinLog, join(p.state, 'misc.log')])
     for (const f of readdirSync(p.joined)) rmSync(join(p.joined, f), {force: true})
   }
 
@@ -297,17 +299,16 @@ export class Fleet {
     return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : []
   }
 
-  /** Remove everything a fleet (of this or an earlier, killed run) made: sshd, netns, veth, user, files. */
+  /** Remove everything a fleet (of this or an earlier, killed run) made: sshd (and its mount namespace), netns, veth, files. */
   static down(): void {
     const p = fleetPaths()
-    // sshd and everything under it (per-connection sshd, the login user's shells, stand-in sleeps), by pid.
+    // sshd and everything under it (per-connection sshd, shells, stand-in sleeps), by pid.
     if (existsSync(p.sshdPid)) {
       const pid = Number(readFileSync(p.sshdPid, 'utf8').trim())
       if (pid > 1 && isFleetSshd(pid)) killTree(pid, 'SIGKILL')
     }
     tryRun('ip', ['netns', 'del', NETNS])
     tryRun('ip', ['link', 'del', VETH_HOST])
-    tryRun('userdel', [FLEET_USER])
     rmSync(p.dir, {recursive: true, force: true})
   }
 }
@@ -319,3 +320,4 @@ function isFleetSshd(pid: number): boolean {
     return false
   }
 }
+

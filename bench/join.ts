@@ -23,6 +23,8 @@ export interface JoinRow {
   peakRssMB: number
   maxSingleRssMB: number
   peakProcs: number
+  /** CPU the simulated fleet (sshd, shells, stand-in docker) spent per host: it shares the machine's cores. */
+  serverCpuMsPerHost: number
   joined: number
   failures: number
   duplicates: number
@@ -56,7 +58,7 @@ export async function remoteJoinCommand(): Promise<{command: string; source: str
     `s=$(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Cluster.ID}}') || exit 1; ` +
     `case "$s" in "inactive "*) docker swarm join --token ${JOIN_TOKEN} ${MANAGER_ADDRESS}:2377 ;; ` +
     `"active ${CLUSTER_ID}") echo already ;; *) echo "in another swarm: $s" >&2; exit 3 ;; esac`
-  return {command: `sudo -n sh -c '${script.replace(/'/g, `'\\''`)}'`, source: 'bench fallback (check + join in one command)'}
+  return {command: script, source: 'bench fallback (check + join in one command)'}
 }
 
 export interface JoinBenchContext {
@@ -177,10 +179,13 @@ export async function fleetQuiet(fleet: Fleet, timeoutMs = 60_000): Promise<void
 export async function runJoin(ctx: JoinBenchContext, tool: JoinTool, n: number): Promise<{row: JoinRow; m: Measured; outputPath: string}> {
   await fleetQuiet(ctx.fleet)
   ctx.fleet.resetJoins()
+  const server0 = ctx.fleet.serverCpuS()
   const {cmd, args, env} = tool.command(n)
   const slug = tool.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()
   const outputPath = join(ctx.workDir, `${slug}-${n}-c${tool.concurrency}.out`)
   const m = await measure(cmd, args, {env, cwd: ctx.workDir, outputPath, timeoutMs: 30 * 60_000})
+  await fleetQuiet(ctx.fleet)
+  const serverCpuS = ctx.fleet.serverCpuS() - server0
   const joins = ctx.fleet.joins()
   let joined = 0
   let duplicates = 0
@@ -201,6 +206,7 @@ export async function runJoin(ctx: JoinBenchContext, tool: JoinTool, n: number):
     peakRssMB: (tool.name.startsWith('belt') ? m.maxRssBytes : m.peakTreeRssBytes) / 2 ** 20,
     maxSingleRssMB: m.maxRssBytes / 2 ** 20,
     peakProcs: m.peakProcs,
+    serverCpuMsPerHost: (serverCpuS * 1000) / n,
     joined,
     failures: n - joined + duplicates + strays,
     duplicates,

@@ -61,15 +61,4 @@ export class LatencyProxy {
     up.end(body)
   }
 
-  /** Most requests that arrived within any `windowMs` window. */
-  peakInWindow(windowMs = 60_000, filter: (r: ProxiedRequest) => boolean = () => true): number {
-    const ts = this.requests.filter(filter).map((r) => r.at).sort((a, b) => a - b)
-    let best = 0
-    let lo = 0
-    for (let hi = 0; hi < ts.length; hi++) {
-      while (ts[hi] - ts[lo] >= windowMs) lo++
-      best = Math.max(best, hi - lo + 1)
-    }
-    return best
-  }
 }

@@ -156,8 +156,8 @@ async function main(): Promise<void> {
           `StrictHostKeyChecking=no + UserKnownHostsFile=/dev/null; belt: strict_host_key_checking: no (no host-key files on either side).\n` +
           `Remote command (${remote.source}), the same string for every tool:\n  ${redacted}\n\n`,
       )
-      const head = ['TOOL', 'N', 'CONC', 'WALL S', 'HOSTS/S', 'CPU S', 'CPU MS/HOST', 'PEAK RSS MB', 'PROCS', 'FAILURES']
-      const line = (r: JoinRow) => [r.tool, r.n, r.concurrency, f1(r.wallS), f0(r.hostsPerS), f1(r.cpuS), f1(r.cpuMsPerHost), f0(r.peakRssMB), r.peakProcs, r.failures]
+      const head = ['TOOL', 'N', 'CONC', 'WALL S', 'HOSTS/S', 'CPU S', 'CPU MS/HOST', 'PEAK RSS MB', 'PROCS', 'FAILURES', 'FLEET MS/HOST']
+      const line = (r: JoinRow) => [r.tool, r.n, r.concurrency, f1(r.wallS), f0(r.hostsPerS), f1(r.cpuS), f1(r.cpuMsPerHost), f0(r.peakRssMB), r.peakProcs, r.failures, f1(r.serverCpuMsPerHost)]
       const run = async (tool: ReturnType<typeof belt>, n: number) => {
         log(`${tool.name} N=${n} concurrency ${tool.concurrency} …`)
         const {row} = await runJoin(ctx, tool, n)
@@ -177,7 +177,8 @@ async function main(): Promise<void> {
         '\nCPU = user + sys of the tool and every process it waited for (GNU time, getrusage RUSAGE_CHILDREN).\n' +
           'PEAK RSS: belt = its own max RSS; xargs/parallel-ssh/ansible = the peak of the summed RSS of the whole process tree\n' +
           '(the tool plus every concurrent ssh / fork), sampled from /proc every 100 ms (shared pages count once per process).\n' +
-          'FAILURES = hosts not joined exactly once according to the stand-in docker log (reset between tools).\n\n',
+          'FAILURES = hosts not joined exactly once according to the stand-in docker log (reset between tools).\n' +
+          'FLEET MS/HOST = CPU the simulated hosts (sshd, sh, stand-in docker) used per host, on the same cores as the tool.\n\n',
       )
       for (const r of rows.filter((x) => x.failures > 0 || x.exitCode !== 0)) process.stdout.write(`note: ${r.tool} N=${r.n}: ${r.failures} failures, exit ${r.exitCode}${r.note ? ' — ' + r.note : ''}\n`)
 
@@ -207,10 +208,14 @@ async function main(): Promise<void> {
       const api: ApiResult = await runApi({quick: opts.quick, log, workDir})
       results.api = api
       process.stdout.write(`## api: belt create + status --wait against the fake APIs (${api.latencyMs} ms per request, ${api.activeAfterS} s to active)\n`)
-      const head = ['API', 'NODES', 'WALL S', 'REQUESTS', 'CREATE CALLS', 'LIST CALLS', 'PEAK REQ/MIN', 'CREATED', 'ACTIVE', 'EXIT']
+      const head = ['API', 'NODES', 'WALL S', 'CREATE S', 'WAIT S', 'REQUESTS', 'CREATE CALLS', 'LIST CALLS', 'THROTTLED', 'PEAK REQ/60S', 'CREATED', 'ACTIVE', 'EXIT']
       process.stdout.write(
-        table(head, api.runs.map((r) => [r.api, r.nodes, f1(r.wallS), r.requests, r.createCalls, r.listCalls, r.peakPerMinute, r.created, r.active, r.exitCodes.join('/')])) + '\n',
+        table(
+          head,
+          api.runs.map((r) => [r.api, r.nodes, f1(r.wallS), f1(r.createWallS), f1(r.waitWallS), r.requests, r.createCalls, r.listCalls, r.throttled, r.peakPerMinute, r.created, r.active, r.exitCodes.join('/')]),
+        ) + '\n',
       )
+      process.stdout.write('EXIT = exit codes of `belt create … --yes` / `belt status --wait active=N`; PEAK REQ/60S = most requests in any 60 s window.\n')
       for (const r of api.runs) if (r.error) process.stdout.write(`note: ${r.api}: ${r.error}\n`)
       process.stdout.write('\n')
       const d = api.runs.find((r) => r.api === 'digitalocean')
@@ -228,7 +233,11 @@ async function main(): Promise<void> {
       results.tls = tls
       process.stdout.write(`## tls: CA + server certificates for ${tls.nodes} nodes (bench/tls.ts)\n`)
       if (tls.error) process.stdout.write(`not measured: ${tls.error}\n\n`)
-      else process.stdout.write(`total ${f0(tls.totalMs)} ms, ${f2(tls.msPerNode)} ms/node\n\n`)
+      else
+        process.stdout.write(
+          `total ${f0(tls.totalMs)} ms (CA ${f0(tls.report!.caMs)} ms + nodes ${f0(tls.report!.totalMs)} ms), ${f2(tls.msPerNode)} ms/node, ` +
+            `${tls.report!.keyType}, ${tls.report!.concurrency} in flight, process CPU ${f0(tls.report!.cpuMs)} ms\n\n`,
+        )
       targets.push({target: 'TLS for 2,000 nodes ≤ 3 s', value: tls.error ? tls.error : `${f2(tls.totalMs / 1000)} s`, pass: tls.error ? null : tls.totalMs <= 3000})
       save()
     }
