@@ -128,6 +128,13 @@ test('walkthrough: cluster new → create → status --wait → ip → ls → re
   assert.equal(state(dir, 'swarm2k').active_node, null, 'the removed active node is cleared')
   assert.equal(fake.count('DELETE', '/v2/droplets/:id'), 3)
 
+  r = await run(['rm', 'nosuch', '--force'])
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, /nosuch/)
+  r = await run(['ls'], {DEBUG: 'belt*'})
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stderr, /belt:do GET \/droplets/, 'debug logs name the calls (and never the token: checked below)')
+
   r = await run(['rm', '--all', '--force'])
   assert.equal(r.code, 0, r.stderr)
   assert.equal(fake.list('belt-cluster:swarm2k').length, 0, 'none left')
