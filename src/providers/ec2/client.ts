@@ -1,0 +1,72 @@
+// The one EC2 client of a belt process and the translation of its errors into belt's two error kinds.
+// Credentials come from the AWS default chain (env, profile, SSO, instance role); the endpoint from the template's
+// `endpoint`, else AWS_ENDPOINT_URL_EC2 (the SDK also honours AWS_ENDPOINT_URL). RequestLimitExceeded is handled by
+// the SDK's adaptive retry mode: it retries with backoff and slows the client's own request rate.
+import {EC2Client} from '@aws-sdk/client-ec2'
+import http from 'node:http'
+import https from 'node:https'
+import {PartialFailure, UsageError} from '../../core/errors.js'
+import {registerSecret} from '../../core/redact.js'
+
+export const MAX_ATTEMPTS = 10
+
+export function makeClient(region: string, endpoint: string | undefined, env: NodeJS.ProcessEnv = process.env): EC2Client {
+  // The SDK warns on stderr about a future Node requirement on every run; belt supports Node 20.
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+  registerSecret(env.AWS_SECRET_ACCESS_KEY)
+  registerSecret(env.AWS_SESSION_TOKEN)
+  // noDelay: the SDK writes a request's head and body separately; with Nagle's algorithm every small call waits
+  // for a delayed ACK (~40 ms), which dominates thousands of CreateTags calls.
+  const agentOptions = {keepAlive: true, maxSockets: 50, noDelay: true}
+  return new EC2Client({
+    region,
+    ...(endpoint ? {endpoint} : {}),
+    retryMode: 'adaptive',
+    maxAttempts: MAX_ATTEMPTS,
+    requestHandler: {httpAgent: new http.Agent(agentOptions), httpsAgent: new https.Agent(agentOptions)},
+  })
+}
+
+interface SdkError {
+  name?: string
+  message?: string
+  Code?: string
+  $metadata?: {httpStatusCode?: number}
+}
+
+export function errorCode(err: unknown): string {
+  const e = err as SdkError
+  return e?.Code ?? e?.name ?? 'Error'
+}
+
+/** An SDK error as one line, or a belt error when it is the user's configuration (credentials, region). */
+export function translate(err: unknown, action: string): Error {
+  if (err instanceof UsageError || err instanceof PartialFailure) return err
+  const code = errorCode(err)
+  // Keep the EC2 error code on the translated error, so callers can still tell Duplicate from NotFound.
+  return Object.assign(translateOnly(err, action, code), {Code: code})
+}
+
+function translateOnly(err: unknown, action: string, code: string): Error {
+  const e = err as SdkError
+  const message = oneLine(e?.message ?? String(err))
+  if (code === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
+    return new UsageError('no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run `aws sso login`')
+  }
+  if (code === 'AuthFailure' || code === 'InvalidClientTokenId' || code === 'SignatureDoesNotMatch' || code === 'UnrecognizedClientException') {
+    return new UsageError(`AWS rejected the credentials (${code}): ${message}`)
+  }
+  if (code === 'UnauthorizedOperation') return new PartialFailure(`not allowed to call EC2 ${action} (UnauthorizedOperation); check the IAM policy`)
+  if (/ENOTFOUND|ECONNREFUSED|getaddrinfo/.test(message)) return new PartialFailure(`cannot reach the EC2 endpoint for ${action}: ${message}`)
+  return new PartialFailure(`EC2 ${action} failed: ${code}: ${message}`)
+}
+
+/** `Code: message` for per-node failure lists. */
+export function describeError(err: unknown): string {
+  if (err instanceof UsageError || err instanceof PartialFailure) return err.message
+  return `${errorCode(err)}: ${oneLine((err as SdkError)?.message ?? String(err))}`
+}
+
+function oneLine(s: string): string {
+  return s.split('\n').map((l) => l.trim()).filter(Boolean).join(' ').slice(0, 500)
+}
