@@ -372,7 +372,7 @@ export function serverCertificateProblems(certPem: string, ca: CertificateAuthor
   if (!sameSans(info.sans, expectedSans)) {
     const missing = expectedSans.filter((s) => !info.sans.includes(normalizeSan(s)))
     const extra = info.sans.filter((s) => !expectedSans.map(normalizeSan).includes(s))
-    problems.push(`SANs differ${missing.length ? ` (missing ${missing.join(', ')})` : ''}${extra.length ? ` (not wanted ${extra.join(', ')})` : ''}`)
+    problems.push(`SANs differ (${[missing.length ? `missing ${missing.join(', ')}` : '', extra.length ? `not wanted ${extra.join(', ')}` : ''].filter(Boolean).join('; ')})`)
   }
   if (info.daysLeft < EXPIRY_WARNING_DAYS) problems.push(info.daysLeft < 0 ? 'server.pem has expired' : `server.pem expires in ${info.daysLeft} days`)
   if (info.notBefore.getTime() > now.getTime()) problems.push('server.pem is not valid yet')
