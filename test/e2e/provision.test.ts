@@ -228,3 +228,55 @@ test('provision reports unknown nodes before changing anything', {skip}, async (
   assert.equal(e.code, 2)
   assert.match(e.stderr, /no TLS certificates yet.*belt provision ghost1/)
 })
+
+test('a non-root ssh_user provisions through sudo -n; one without passwordless sudo gets a clear per-host error', {skip: skip || (!have('useradd') || !have('sudo') ? 'needs useradd and sudo' : false), timeout: 10 * 60_000}, async (t) => {
+  const {dir, cleanup} = scratchDir('belt-tls-e2e-')
+  const run = (...args: string[]) => belt(args, {cwd: dir, timeoutMs: 300_000})
+  const users = ['belttlsop', 'belttlsnosudo']
+  const sudoers = '/etc/sudoers.d/belt-tls-e2e'
+  t.after(async () => {
+    const rm = await run('rm', '--all', '--force')
+    if (rm.code !== 0) process.stderr.write(`belt rm --all --force (cleanup) exited ${rm.code}:\n${rm.stderr}\n`)
+    rmSync(sudoers, {force: true})
+    for (const u of users) {
+      try {
+        execFileSync('userdel', [u], {stdio: 'ignore'})
+      } catch {}
+    }
+    cleanup()
+  })
+  for (const u of users) {
+    try {
+      execFileSync('id', [u], {stdio: 'ignore'})
+    } catch {
+      execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/sh', u])
+    }
+  }
+  writeFileSync(sudoers, `${users[0]} ALL=(ALL) NOPASSWD:ALL\n`, {mode: 0o440})
+  const ok = (r: RunResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`)
+  ok(await run('cluster', 'new', 'tlsop', '--driver', 'local', 'subnet=10.217.3.0/24', `ssh_user=${users[0]}`), 'cluster new')
+  ok(await run('create', '1gb', 'op1'), 'create')
+  let r = await run('provision', 'op1', '--json')
+  ok(r, 'provision as a sudoer')
+  assert.deepEqual(JSON.parse(r.stdout), {ok: ['op1'], already: [], failed: []})
+  const ip = (JSON.parse((await run('ls', '--json')).stdout) as {public_ip: string}[])[0].public_ip
+  const sshKey = join(dir, '.belt', 'tlsop', 'ssh', 'id_ed25519')
+  const stat = await sh('ssh', ['-i', sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR',
+    `root@${ip}`, 'stat -c "%U %a" /etc/docker/server-key.pem /etc/systemd/system/docker.service.d/10-belt.conf'], cleanEnv())
+  ok(stat, 'stat')
+  assert.deepEqual(stat.stdout.trim().split('\n'), ['root 600', 'root 644'])
+  r = await run('provision', 'op1', '--json')
+  ok(r, 'provision again as a sudoer')
+  assert.deepEqual(JSON.parse(r.stdout).already, ['op1'])
+
+  // The same node through a user without passwordless sudo: one clear line, exit 1.
+  ok(await run('cluster', 'update', `ssh_user=${users[1]}`), 'switch user')
+  // The local driver authorised the key for the user it was created with; authorise the second one as well.
+  ok(await sh('ssh', ['-i', sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR',
+    `root@${ip}`, `cp /etc/ssh/authorized_keys/${users[0]} /etc/ssh/authorized_keys/${users[1]}`], cleanEnv()), 'authorise')
+  r = await run('provision', 'op1', '--json', '--force')
+  assert.equal(r.code, 1, r.stderr)
+  const failed = JSON.parse(r.stdout).failed
+  assert.equal(failed.length, 1)
+  assert.match(failed[0].error, new RegExp(`user '${users[1]}' has no passwordless sudo`))
+})
