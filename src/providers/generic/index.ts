@@ -1,9 +1,136 @@
-// Placeholder until the generic driver lands.
+// The generic driver: machines you already have, listed in config.yml (`hosts: {name: address}` or a map with
+// address, private_address, user, port, ssh_key). belt never creates or deletes them; `ls` probes each SSH port.
+import {connect} from 'node:net'
+import {homedir} from 'node:os'
+import pLimit from 'p-limit'
 import type {Cluster} from '../../core/config/cluster.js'
 import {UsageError} from '../../core/errors.js'
+import type {CreateOptions, CreatePlan, CreateResult, NodeInfo, Provider, RemoveResult, SshEndpoint, WaitOptions} from '../provider.js'
 
-export class GenericProvider {
-  constructor(readonly cluster: Cluster) {
-    throw new UsageError('the generic driver is not available yet')
+/** One host of the template, with the block's defaults applied. */
+export interface GenericHost {
+  name: string
+  address: string
+  private_address: string | null
+  user: string
+  port: number
+  ssh_key: string | null
+}
+
+const PROBE_TIMEOUT_MS = 2_000
+const PROBE_CONCURRENCY = 128
+
+export class GenericProvider implements Provider {
+  readonly driver = 'generic' as const
+
+  constructor(readonly cluster: Cluster) {}
+
+  /** Names are whatever the template says; `create` refuses anyway. */
+  validateName(): void {}
+
+  hosts(): GenericHost[] {
+    const s = this.cluster.settings
+    const raw = (s.hosts && typeof s.hosts === 'object' ? s.hosts : {}) as Record<string, unknown>
+    const user = String(s.ssh_user ?? 'root')
+    const port = Number(s.ssh_port ?? 22)
+    return Object.entries(raw).map(([name, h]) => {
+      if (typeof h === 'string' || typeof h === 'number') {
+        return {name, address: String(h), private_address: null, user, port, ssh_key: null}
+      }
+      const m = (h ?? {}) as Record<string, unknown>
+      return {
+        name,
+        address: String(m.address),
+        private_address: m.private_address === undefined || m.private_address === null ? null : String(m.private_address),
+        user: m.user === undefined || m.user === null ? user : String(m.user),
+        port: m.port === undefined || m.port === null ? port : Number(m.port),
+        ssh_key: typeof m.ssh_key === 'string' && m.ssh_key ? expandHome(m.ssh_key) : null,
+      }
+    })
   }
+
+  async plan(_opts: CreateOptions): Promise<CreatePlan> {
+    throw new UsageError('the generic driver uses the hosts in config.yml: add one with belt cluster update hosts.NAME=ADDRESS')
+  }
+
+  async create(_opts: CreateOptions, _plan: CreatePlan): Promise<CreateResult> {
+    throw new UsageError('the generic driver uses the hosts in config.yml: add one with belt cluster update hosts.NAME=ADDRESS')
+  }
+
+  async list(opts: {signal?: AbortSignal} = {}): Promise<NodeInfo[]> {
+    const limit = pLimit(PROBE_CONCURRENCY)
+    return Promise.all(this.hosts().map((h) => limit(async () => {
+      const probe = opts.signal?.aborted ? 'not probed (interrupted)' : await probeTcp(h.address, h.port, PROBE_TIMEOUT_MS)
+      return {
+        name: h.name,
+        id: null,
+        status: probe === 'open' ? 'active' : 'unreachable',
+        provider_status: probe === 'open' ? `ssh port ${h.port} open` : `ssh port ${h.port}: ${probe}`,
+        public_ip: h.address,
+        private_ip: h.private_address,
+        region: null,
+        size: null,
+        memory_mb: null,
+        tags: [],
+      } satisfies NodeInfo
+    })))
+  }
+
+  async wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}> {
+    const deadline = Date.now() + opts.timeoutMs
+    for (;;) {
+      const nodes = await this.list({signal: opts.signal})
+      const pool = opts.names ? nodes.filter((n) => opts.names!.includes(n.name)) : nodes
+      if (pool.filter((n) => n.status === opts.status).length >= opts.count) return {reached: true, nodes}
+      if (Date.now() >= deadline || opts.signal?.aborted) return {reached: false, nodes}
+      opts.onProgress?.(nodes)
+      await new Promise((r) => setTimeout(r, 1_000))
+    }
+  }
+
+  async remove(): Promise<RemoveResult> {
+    throw new UsageError('the generic driver does not remove machines: take a host out of config.yml with belt cluster update hosts.NAME=')
+  }
+
+  async endpoints(names: string[]): Promise<{found: SshEndpoint[]; missing: string[]}> {
+    const byName = new Map(this.hosts().map((h) => [h.name, h]))
+    const found: SshEndpoint[] = []
+    const missing: string[] = []
+    for (const name of names) {
+      const h = byName.get(name)
+      if (!h) {
+        missing.push(name)
+        continue
+      }
+      found.push({
+        name, host: h.address, port: h.port, user: h.user, private_ip: h.private_address, public_ip: h.address,
+        ...(h.ssh_key ? {keyPath: h.ssh_key} : {}),
+      })
+    }
+    return {found, missing}
+  }
+}
+
+function expandHome(path: string): string {
+  return path === '~' ? homedir() : path.replace(/^~(?=\/)/, homedir())
+}
+
+/** TCP connect to the SSH port: 'open', or why not (refused, timeout, no route, DNS). */
+export function probeTcp(host: string, port: number, timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({host, port})
+    const done = (result: string) => {
+      clearTimeout(timer)
+      socket.removeAllListeners()
+      socket.on('error', () => {})
+      socket.destroy()
+      resolve(result)
+    }
+    const timer = setTimeout(() => done(`no answer within ${timeoutMs / 1000} s`), timeoutMs)
+    socket.once('connect', () => done('open'))
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      const why: Record<string, string> = {ECONNREFUSED: 'connection refused', EHOSTUNREACH: 'no route to host', ENETUNREACH: 'network unreachable', ENOTFOUND: 'unknown host name', EAI_AGAIN: 'name lookup failed'}
+      done(why[err.code ?? ''] ?? err.message)
+    })
+  })
 }
