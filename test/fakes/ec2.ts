@@ -95,12 +95,12 @@ export class Ec2Fake {
   readonly calls: Record<string, number> = {}
   /** Every request's Action and parameters, in arrival order. */
   readonly requests: {action: string; params: Record<string, string>}[] = []
-  /** Throttle every Nth call (counted over `throttleActions`, or all actions) with RequestLimitExceeded. */
+  /** Throttle every Nth call (counted over `throttleActions`, or all actions) with RequestLimitExceeded (HTTP 503). */
   throttleEvery = 0
   /** Throttle the next N calls (of `throttleActions`, or all). */
   throttleBurst = 0
   throttleActions: string[] | null = null
-  /** A token bucket like EC2's own request limiter: `burst` tokens, refilled at `perSecond`; an empty bucket throttles. */
+  /** A token bucket like EC2's own request limiter (all actions): `burst` tokens, refilled at `perSecond`. */
   rateLimit: {burst: number; perSecond: number} | null = null
   private bucket: {tokens: number; at: number} | null = null
   /** Count of RequestLimitExceeded replies sent, per Action. */
@@ -109,6 +109,10 @@ export class Ec2Fake {
   readonly loseResponses: Record<string, number> = {}
   /** Hold calls of an Action without answering ('before': nothing applied; 'after': applied, reply withheld). */
   readonly stall: Record<string, 'before' | 'after'> = {}
+  /** At most this many instances per DescribeInstances page, whatever MaxResults asks (EC2 may return fewer). */
+  pageLimit = 0
+  /** Answer calls of an Action only after this many ms (applied first). */
+  readonly delayMs: Record<string, number> = {}
   /** Requests currently held by `stall`. */
   stalled = 0
 
@@ -216,6 +220,7 @@ export class Ec2Fake {
       if (stall === 'before') return this.hold(res)
       const body = this.dispatch(action, params)
       if (stall === 'after') return this.hold(res)
+      if (this.delayMs[action]) await new Promise((r) => setTimeout(r, this.delayMs[action]))
       if ((this.loseResponses[action] ?? 0) > 0) {
         this.loseResponses[action]--
         throw new ApiError('InternalError', 'An internal error has occurred', 503)
@@ -237,13 +242,6 @@ export class Ec2Fake {
   }
 
   private shouldThrottle(action: string): boolean {
-    if (this.throttleActions && !this.throttleActions.includes(action)) return false
-    this.callCount++
-    if (this.throttleBurst > 0) {
-      this.throttleBurst--
-      return true
-    }
-    if (this.throttleEvery > 0 && this.callCount % this.throttleEvery === 0) return true
     if (this.rateLimit) {
       const now = Date.now()
       const b = (this.bucket ??= {tokens: this.rateLimit.burst, at: now})
@@ -252,7 +250,13 @@ export class Ec2Fake {
       if (b.tokens < 1) return true
       b.tokens--
     }
-    return false
+    if (this.throttleActions && !this.throttleActions.includes(action)) return false
+    this.callCount++
+    if (this.throttleBurst > 0) {
+      this.throttleBurst--
+      return true
+    }
+    return this.throttleEvery > 0 && this.callCount % this.throttleEvery === 0
   }
 
   private dispatch(action: string, p: Params): string {
@@ -385,9 +389,10 @@ export class Ec2Fake {
     let all = [...this.instances.values()].filter((i) => (ids.length === 0 || ids.includes(i.instanceId)) && filters.every((f) => this.instanceMatches(i, f)))
     const start = pageStart(p.get('NextToken'))
     let next = ''
-    if (maxResults !== null) {
-      if (start + maxResults < all.length) next = pageToken(start + maxResults)
-      all = all.slice(start, start + maxResults)
+    const page = Math.min(maxResults ?? Infinity, this.pageLimit || Infinity)
+    if (page !== Infinity) {
+      if (start + page < all.length) next = pageToken(start + page)
+      all = all.slice(start, start + page)
     }
     const byRes = new Map<string, FakeInstance[]>()
     for (const i of all) byRes.set(i.reservationId, [...(byRes.get(i.reservationId) ?? []), i])

@@ -175,10 +175,12 @@ export class Ec2Provider implements Provider {
     const failed: Failure[] = []
     const toCreate = new Set(plan.toCreate)
 
-    // Everything that can refuse (network, key pair) runs before anything is changed.
+    // Everything that can refuse (network, key pair) runs before anything is changed. The security group is
+    // converged even when every name exists (a re-run restores missing swarm rules).
     const net = await this.network()
-    if (net.note) progress(net.note)
-    const keyName = await this.keyPair(progress)
+    if (net.note && plan.toCreate.length > 0) progress(net.note)
+    const adoptNames = new Set(extra.adopt.map((l) => l.node.name))
+    const keyName = plan.toCreate.some((n) => !adoptNames.has(n)) ? await this.keyPair(progress) : ''
     const groupId = await this.ensureSecurityGroup(net.vpcId, progress)
 
     // 1. Adopt instances of interrupted batches: name them, never launch them again.
