@@ -89,7 +89,7 @@ function iptablesRules(cl: ClusterLayout, subnet: Subnet): [string, string, stri
 }
 
 /** Refuse a subnet that already has a route on another interface (another cluster, a VPN, the LAN). */
-async function checkSubnetFree(subnet: Subnet, bridge: string): Promise<void> {
+export async function checkSubnetFree(subnet: Subnet, bridge: string): Promise<void> {
   const routes = JSON.parse((await run('ip', ['-j', '-4', 'route', 'show'])).stdout || '[]') as {dst: string; dev?: string}[]
   for (const r of routes) {
     if (!r.dst || r.dst === 'default' || r.dev === bridge) continue

@@ -10,7 +10,7 @@ import {debugLog} from '../../core/debug.js'
 import {ensureClusterKey} from '../../ssh/keys.js'
 import type {CreateOptions, CreatePlan, CreateResult, Failure, NodeInfo, Provider, RemoveResult, SshEndpoint, WaitOptions} from '../provider.js'
 import {ClusterLayout, Subnet, allocateAddresses, checkBridgeName, clusterHash, clusterLayout, nodeLayout, NodeLayout, parseLocalSize, parseSubnet} from './layout.js'
-import {LocalNodeRecord, createNodeNetwork, ensureBridge, netnsExists, prepareNodeDir, probeNode, removeClusterNetwork, removeNodeDir, startNode, stopNode, writeClusterFiles} from './host.js'
+import {LocalNodeRecord, checkSubnetFree, createNodeNetwork, linkExists, ensureBridge, netnsExists, prepareNodeDir, probeNode, removeClusterNetwork, removeNodeDir, startNode, stopNode, writeClusterFiles} from './host.js'
 import {preflight, sleep, withLock} from './system.js'
 
 const debug = debugLog('local')
@@ -90,7 +90,8 @@ export class LocalProvider implements Provider {
   async plan(opts: CreateOptions): Promise<CreatePlan> {
     preflight()
     const {size, memory_mb} = parseLocalSize(opts.size)
-    const {subnet, notes} = this.network()
+    const {cl, subnet, notes} = this.network()
+    if (!linkExists(cl.bridge)) await checkSubnetFree(subnet, cl.bridge)
     if (opts.region) notes.push('local: --region does not apply to local hosts; ignored')
     if (opts.image) notes.push('local: --image does not apply to local hosts (they run this machine\'s Docker); ignored')
     const records = this.records()

@@ -164,11 +164,13 @@ start_docker() {
   echo "belt systemctl: $(date -u +%FT%TZ) starting $bin \${args[*]}" >> "$DOCKER_LOG"
   off=$(stat -c %s "$DOCKER_LOG")
   setsid env -i "\${envs[@]}" bash -c 'echo $$ > "$0"; exec "$@"' "$DOCKER_PIDFILE" "$bin" "\${args[@]}" </dev/null >>"$DOCKER_LOG" 2>&1 &
+  launcher=$!
   deadline=$((SECONDS + START_TIMEOUT))
   while :; do
     pid=$(cat "$DOCKER_PIDFILE" 2>/dev/null)
     if tail -c +$((off + 1)) "$DOCKER_LOG" | grep -q 'API listen on'; then return 0; fi
     if [ -n "$pid" ] && ! alive "$pid"; then break; fi
+    if [ -z "$pid" ] && ! alive "$launcher"; then sleep 0.2; [ -s "$DOCKER_PIDFILE" ] || break; fi
     if [ $SECONDS -ge $deadline ]; then echo "docker.service: no answer after \${START_TIMEOUT}s" >&2; break; fi
     sleep 0.1
   done
