@@ -41,6 +41,32 @@ function where(t: EngineTarget): string {
   return isIP(t.host) === 6 ? `[${t.host}]:${port}` : `${t.host}:${port}`
 }
 
+/**
+ * Why the daemon could not be used. `network`: nothing answered (unreachable, filtered, timed out) — a restart on
+ * the node cannot help; `refused`: nothing listens on the port; `tls`/`http`: something answered, wrongly.
+ */
+export type EngineErrorKind = 'network' | 'refused' | 'tls' | 'http' | 'stopped'
+
+export class EngineError extends Error {
+  constructor(message: string, readonly kind: EngineErrorKind) {
+    super(message)
+    this.name = 'EngineError'
+  }
+}
+
+function kindOf(err: unknown): EngineErrorKind {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ECONNREFUSED': return 'refused'
+    case 'EHOSTUNREACH': case 'ENETUNREACH': case 'ETIMEDOUT': case 'EAI_AGAIN': case 'ENOTFOUND': return 'network'
+    case 'ECONNRESET': case 'EPIPE': return 'http'
+    default: return 'tls'
+  }
+}
+
+function engineError(err: unknown, t: EngineTarget): EngineError {
+  return new EngineError(describeTlsError(err, t), kindOf(err))
+}
+
 /** Node's TLS errors in the words an operator needs (what the docker CLI would also refuse). */
 export function describeTlsError(err: unknown, t: EngineTarget): string {
   const e = err as NodeJS.ErrnoException & {reason?: string}
@@ -110,19 +136,24 @@ export function engineRequest(t: EngineTarget, tls: ClientTls, path: string, opt
         if (size <= 1 << 20) chunks.push(c)
       })
       res.on('end', () => done(null, {status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), peer}))
-      res.on('error', (e) => done(new Error(describeTlsError(e, t))))
+      res.on('error', (e) => done(engineError(e, t)))
     })
+    // A connection that opens and then hangs is the daemon's fault; one that never opens is the network's.
+    let connected = false
+    req.on('socket', (sock) => sock.once('connect', () => (connected = true)))
     const timer = setTimeout(() => {
       req.destroy()
-      done(new Error(`no answer from ${where(t)} within ${seconds(timeoutMs)}`))
+      done(connected
+        ? new EngineError(`${where(t)} accepted the connection but did not answer within ${seconds(timeoutMs)}`, 'http')
+        : new EngineError(`no answer from ${where(t)} within ${seconds(timeoutMs)}`, 'network'))
     }, timeoutMs)
     const onAbort = () => {
       req.destroy()
-      done(new Error(`stopped while waiting for ${where(t)}`))
+      done(new EngineError(`stopped while waiting for ${where(t)}`, 'stopped'))
     }
     if (opts.signal?.aborted) return onAbort()
     opts.signal?.addEventListener('abort', onAbort, {once: true})
-    req.on('error', (e) => done(new Error(describeTlsError(e, t))))
+    req.on('error', (e) => done(engineError(e, t)))
     req.end()
   })
 }
@@ -130,16 +161,16 @@ export function engineRequest(t: EngineTarget, tls: ClientTls, path: string, opt
 /** GET /_ping and GET /version over mutual TLS, as `docker version` does. Rejects with a one-line reason. */
 export async function checkEngine(t: EngineTarget, tls: ClientTls, opts: {timeoutMs?: number; signal?: AbortSignal} = {}): Promise<EngineCheck> {
   const ping = await engineRequest(t, tls, '/_ping', opts)
-  if (ping.status !== 200 || ping.body.trim() !== 'OK') throw new Error(`${where(t)}: GET /_ping answered ${ping.status} ${ping.body.trim().slice(0, 80)}`)
+  if (ping.status !== 200 || ping.body.trim() !== 'OK') throw new EngineError(`${where(t)}: GET /_ping answered ${ping.status} ${ping.body.trim().slice(0, 80)}`, 'http')
   const v = await engineRequest(t, tls, '/version', opts)
-  if (v.status !== 200) throw new Error(`${where(t)}: GET /version answered ${v.status}`)
+  if (v.status !== 200) throw new EngineError(`${where(t)}: GET /version answered ${v.status}`, 'http')
   let version: EngineVersion
   try {
     version = JSON.parse(v.body) as EngineVersion
   } catch {
-    throw new Error(`${where(t)}: GET /version did not return JSON`)
+    throw new EngineError(`${where(t)}: GET /version did not return JSON`, 'http')
   }
-  if (typeof version.Version !== 'string') throw new Error(`${where(t)}: GET /version has no Version`)
+  if (typeof version.Version !== 'string') throw new EngineError(`${where(t)}: GET /version has no Version`, 'http')
   return {version, serverCertPem: certPem(ping.peer.raw), fingerprint256: ping.peer.fingerprint256}
 }
 
@@ -156,7 +187,7 @@ export async function waitForEngine(t: EngineTarget, tls: ClientTls, opts: {time
     }
     if (opts.signal?.aborted) throw last
     if (Date.now() + (opts.intervalMs ?? 500) >= deadline) {
-      throw new Error(`dockerd did not answer over TLS within ${seconds(opts.timeoutMs)}: ${last.message}`)
+      throw new EngineError(`dockerd did not answer over TLS within ${seconds(opts.timeoutMs)}: ${last.message}`, last instanceof EngineError ? last.kind : 'tls')
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500))
   }
@@ -202,7 +233,7 @@ export function readPresentedCertificate(t: EngineTarget, tls: ClientTls, opts: 
       servername: isIP(t.host) ? '' : t.host,
     }, () => {
       const peer = socket.getPeerCertificate()
-      if (!peer?.raw) return finish(new Error(`${where(t)} presented no certificate`))
+      if (!peer?.raw) return finish(new EngineError(`${where(t)} presented no certificate`, 'tls'))
       const identity = checkServerIdentity(t.host, peer)
       finish(null, {
         certPem: certPem(peer.raw),
@@ -212,9 +243,9 @@ export function readPresentedCertificate(t: EngineTarget, tls: ClientTls, opts: 
         hostError: identity ? identity.message : null,
       })
     })
-    socket.on('error', (e) => finish(new Error(describeTlsError(e, t))))
-    const timer = setTimeout(() => finish(new Error(`no TLS answer from ${where(t)} within ${seconds(timeoutMs)}`)), timeoutMs)
-    const onAbort = () => finish(new Error(`stopped while waiting for ${where(t)}`))
+    socket.on('error', (e) => finish(engineError(e, t)))
+    const timer = setTimeout(() => finish(new EngineError(`no TLS answer from ${where(t)} within ${seconds(timeoutMs)}`, 'network')), timeoutMs)
+    const onAbort = () => finish(new EngineError(`stopped while waiting for ${where(t)}`, 'stopped'))
     if (opts.signal?.aborted) return onAbort()
     opts.signal?.addEventListener('abort', onAbort, {once: true})
   })

@@ -10,7 +10,7 @@ import {X509Certificate} from 'node:crypto'
 import type {SshEndpoint} from '../providers/provider.js'
 import type {SshSession} from '../ssh/types.js'
 import {shellQuote} from '../ssh/quote.js'
-import {checkEngine, waitForEngine, DOCKER_TLS_PORT, type ClientTls, type EngineVersion} from './engine-api.js'
+import {checkEngine, waitForEngine, DOCKER_TLS_PORT, EngineError, type ClientTls, type EngineVersion} from './engine-api.js'
 import {issueServerCertificate, serverCertificateProblems, serverSans, type CertificateAuthority, type TlsPolicy} from './tls.js'
 
 /** Where things live on a node. */
@@ -396,6 +396,10 @@ export async function provisionNode(session: SshSession, ep: SshEndpoint, ctx: P
         return outcome
       }
     } catch (err) {
+      // Nothing answered at all (filtered, unreachable): the node's files are right and a restart cannot help.
+      if (err instanceof EngineError && (err.kind === 'network' || err.kind === 'stopped')) {
+        throw new Error(`the node is configured, but port ${DOCKER_TLS_PORT} cannot be reached from here: ${err.message}; open it to this machine (admin_cidr) and re-run`)
+      }
       restartReason = `dockerd does not answer over TLS (${(err as Error).message})`
     }
   }

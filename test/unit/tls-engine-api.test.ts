@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import {createServer, type Server} from 'node:https'
 import {createServer as createNetServer, type AddressInfo} from 'node:net'
 import {X509Certificate} from 'node:crypto'
-import {checkEngine, readPresentedCertificate, waitForEngine} from '../../src/docker/engine-api.js'
+import {checkEngine, EngineError, readPresentedCertificate, waitForEngine} from '../../src/docker/engine-api.js'
 import {createCertificateAuthority, issueClientCertificate, issueServerCertificate, type TlsPolicy} from '../../src/docker/tls.js'
 
 const policy: TlsPolicy = {keyType: 'ecdsa', caDays: 3650, certDays: 730, extraSans: []}
@@ -126,3 +126,19 @@ async function closedPort(): Promise<number> {
   await new Promise((r) => s.close(r))
   return p
 }
+
+test('errors say whether anything answered: refused, or accepted and hung', async (t) => {
+  const f = await fixture()
+  const port = await closedPort()
+  await assert.rejects(checkEngine({host: '127.0.0.1', port}, f.tls), (e: unknown) => e instanceof EngineError && e.kind === 'refused')
+  // A daemon that accepts the connection and never speaks: the daemon's fault, not the network's.
+  const sockets: import('node:net').Socket[] = []
+  const hung = createNetServer((s) => void sockets.push(s))
+  const hungPort = await listen(hung)
+  t.after(() => {
+    for (const s of sockets) s.destroy()
+    hung.close()
+  })
+  await assert.rejects(checkEngine({host: '127.0.0.1', port: hungPort}, f.tls, {timeoutMs: 300}),
+    (e: unknown) => e instanceof EngineError && e.kind === 'http' && /accepted the connection but did not answer within 0\.3s/.test(e.message))
+})
