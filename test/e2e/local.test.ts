@@ -87,7 +87,8 @@ test('local driver: real hosts with their own sshd and dockerd; systemctl stand-
   const extraPids: number[] = []
   t.after(async () => {
     for (const p of extraPids) try { process.kill(p, 'SIGKILL') } catch {}
-    const rm = await run('rm', '--all', '--force')
+    let rm = await run('rm', '--all', '--force')
+    if (rm.code !== 0) rm = await run('rm', '--all', '--force')
     if (rm.code !== 0) process.stderr.write(`belt rm --all --force (cleanup) exited ${rm.code}:\n${rm.stderr}\n`)
     cleanup()
   })

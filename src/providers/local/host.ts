@@ -298,7 +298,11 @@ export async function stopNode(rec: Pick<LocalNodeRecord, 'init_pid' | 'pidns'> 
     if (left.length) throw new Error(`processes ${left.join(', ')} did not end`)
   }
   if (netnsExists(nl.netns)) await run('ip', ['netns', 'del', nl.netns])
-  if (linkExists(nl.veth)) await run('ip', ['link', 'del', nl.veth])
+  // Deleting the namespace destroys the veth pair, asynchronously: delete it only if it is still there after that.
+  if (linkExists(nl.veth)) {
+    const del = await run('ip', ['link', 'del', nl.veth], {allowFail: true})
+    if (del.code !== 0 && linkExists(nl.veth)) throw new Error(`ip link del ${nl.veth}: ${del.stderr.trim()}`)
+  }
   // The namespace's mounts vanish with its last process; give the kernel a moment to finish that teardown.
   for (let i = 0; i < 40 && mountedUnder(nl.dir); i++) await sleep(25)
 }
