@@ -79,12 +79,13 @@ export function installDockerCommand(url: string): string {
   const u = shellQuote(url)
   return `set -u
 ${WAIT_FOR_PACKAGE_LOCKS}
-if command -v curl >/dev/null 2>&1; then curl -fsSL ${u} -o /tmp/belt-get-docker.sh
-elif command -v wget >/dev/null 2>&1; then wget -qO /tmp/belt-get-docker.sh ${u}
-else echo "neither curl nor wget is installed to fetch ${url}" >&2; exit 1; fi || { echo "could not download ${url}" >&2; exit 1; }
-sh /tmp/belt-get-docker.sh > /tmp/belt-get-docker.log 2>&1 || { tail -n 5 /tmp/belt-get-docker.log >&2; exit 1; }
-rm -f /tmp/belt-get-docker.sh
-command -v dockerd >/dev/null 2>&1 || { echo "${url} ran but dockerd is still not installed" >&2; exit 1; }`
+d=$(mktemp -d) || exit 1
+trap 'rm -rf "$d"' EXIT
+if command -v curl >/dev/null 2>&1; then curl -fsSL ${u} -o "$d/get-docker.sh"
+elif command -v wget >/dev/null 2>&1; then wget -qO "$d/get-docker.sh" ${u}
+else echo "neither curl nor wget is installed to fetch the install script" >&2; exit 1; fi || { echo "could not download ${u}" >&2; exit 1; }
+sh "$d/get-docker.sh" > "$d/log" 2>&1 || { tail -n 5 "$d/log" >&2; exit 1; }
+command -v dockerd >/dev/null 2>&1 || { echo "the install script ran but dockerd is still not installed" >&2; exit 1; }`
 }
 
 export const RESTART_DOCKER = 'systemctl daemon-reload && systemctl restart docker'

@@ -2,7 +2,10 @@
 // syntax, and `belt env` quoting. The remote side itself is exercised on real hosts in test/e2e/provision.test.ts.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawnSync} from 'node:child_process'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {
   cleanDaemonJson,
   execStartsIn,
@@ -132,4 +135,21 @@ test('belt env: shell syntax and quoting', () => {
   assert.equal(setLine('powershell', 'BELT_NODE', "it's"), "$Env:BELT_NODE = 'it''s'")
   assert.deepEqual(unsetLines('bash'), ['unset DOCKER_TLS_VERIFY DOCKER_HOST DOCKER_CERT_PATH BELT_NODE'])
   assert.equal(unsetLines('fish').length, 4)
+})
+
+test('the install command fetches and runs the script, and reports its failures', {skip: spawnSync('sh', ['-c', 'command -v curl && command -v dockerd']).status !== 0 && 'needs curl and dockerd'}, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'belt-install-'))
+  t.after(() => rmSync(dir, {recursive: true, force: true}))
+  const run = (url: string) => spawnSync('sh', ['-c', installDockerCommand(url)], {encoding: 'utf8'})
+  writeFileSync(join(dir, 'good.sh'), `echo installing; touch ${join(dir, 'ran')}\n`)
+  writeFileSync(join(dir, 'bad.sh'), 'echo step one; echo "E: Unable to locate package docker-ce" >&2; exit 100\n')
+  const good = run(`file://${join(dir, 'good.sh')}`)
+  assert.equal(good.status, 0, good.stderr)
+  assert.equal(spawnSync('test', ['-e', join(dir, 'ran')]).status, 0, 'the script ran')
+  const bad = run(`file://${join(dir, 'bad.sh')}`)
+  assert.equal(bad.status, 1)
+  assert.match(bad.stderr, /E: Unable to locate package docker-ce/)
+  const missing = run(`file://${join(dir, 'nope.sh')}`)
+  assert.equal(missing.status, 1)
+  assert.match(missing.stderr, /could not download file:\/\//)
 })
