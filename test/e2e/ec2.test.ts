@@ -164,16 +164,16 @@ test('walkthrough: cluster new → create in batches → ls → ip → status �
   assert.equal(fake.calls.CreateSecurityGroup, 1)
   assert.equal(fake.calls.AuthorizeSecurityGroupIngress, authorizeBefore)
 
-  // Rules removed behind belt's back (and admin_cidr changed) are restored by `belt create`, even with nothing to create.
+  // Rules removed behind belt's back (and admin_cidr changed, to IPv6) are restored by `belt create`, even with nothing to create.
   const g = fake.groups.get(sg)!
   g.ingress = g.ingress.filter((x) => x.protocol !== '50' && !(x.protocol === 'udp' && x.from === 7946))
-  r = await run(['cluster', 'update', 'admin_cidr=198.51.100.7/32'])
+  r = await run(['cluster', 'update', 'admin_cidr=2001:db8::/32'])
   assert.equal(r.code, 0, r.stderr)
   r = await run(['create', '1gb', 'w[1:22]'])
   assert.equal(r.code, 0, r.stderr)
   assert.equal(fake.calls.RunInstances, 5)
   assert.match(r.stderr, /added 4 swarm rule\(s\)/)
-  assert.deepEqual(ruleStrings(fake, sg), [...SWARM_RULES, 'tcp 22-22 from 198.51.100.7/32', 'tcp 2376-2376 from 198.51.100.7/32'].sort())
+  assert.deepEqual(ruleStrings(fake, sg), [...SWARM_RULES, 'tcp 22-22 from 2001:db8::/32', 'tcp 2376-2376 from 2001:db8::/32'].sort())
 
   // rm of one node, then rm --all: only this cluster's instances, state.json follows.
   const stranger = fake.live().length

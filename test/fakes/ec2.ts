@@ -564,9 +564,19 @@ export class Ec2Fake {
       const to = ported ? int(perm, 'ToPort') : null
       if (ported && (from === null || to === null)) throw new ApiError('InvalidParameterValue', `Invalid value for portRange. Must specify both from and to ports with TCP/UDP.`)
       const cidrs = structs(perm, 'IpRanges')
+      const cidrs6 = structs(perm, 'Ipv6Ranges')
       const groups = structs(perm, 'Groups')
-      if (cidrs.length + groups.length === 0) throw new ApiError('MissingParameter', 'Either a CIDR or a source security group must be given')
-      for (const c of cidrs) rules.push({protocol, from, to, cidr: required(c, 'CidrIp'), description: c.get('Description')})
+      if (cidrs.length + cidrs6.length + groups.length === 0) throw new ApiError('MissingParameter', 'Either a CIDR or a source security group must be given')
+      for (const c of cidrs) {
+        const cidr = required(c, 'CidrIp')
+        if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr)) throw new ApiError('InvalidParameterValue', `CIDR block ${cidr} is malformed`)
+        rules.push({protocol, from, to, cidr, description: c.get('Description')})
+      }
+      for (const c of cidrs6) {
+        const cidr = required(c, 'CidrIpv6')
+        if (!cidr.includes(':')) throw new ApiError('InvalidParameterValue', `IPv6 CIDR block ${cidr} is malformed`)
+        rules.push({protocol, from, to, cidr, description: c.get('Description')})
+      }
       for (const s of groups) {
         const gid = required(s, 'GroupId')
         if (!this.groups.has(gid)) throw new ApiError('InvalidGroup.NotFound', `The security group '${gid}' does not exist`)
@@ -691,8 +701,10 @@ function permissionsXml(rules: FakeRule[]): string {
     const r = rs[0]
     const ports = r.from !== null ? `<fromPort>${r.from}</fromPort><toPort>${r.to}</toPort>` : ''
     const groups = rs.filter((x) => x.groupId).map((x) => `<item><userId>${ACCOUNT}</userId><groupId>${x.groupId}</groupId>${x.description ? `<description>${esc(x.description)}</description>` : ''}</item>`).join('')
-    const cidrs = rs.filter((x) => x.cidr).map((x) => `<item><cidrIp>${x.cidr}</cidrIp>${x.description ? `<description>${esc(x.description)}</description>` : ''}</item>`).join('')
-    return `<item><ipProtocol>${r.protocol}</ipProtocol>${ports}<groups>${groups}</groups><ipRanges>${cidrs}</ipRanges><ipv6Ranges/><prefixListIds/></item>`
+    const desc = (x: FakeRule) => (x.description ? `<description>${esc(x.description)}</description>` : '')
+    const cidrs = rs.filter((x) => x.cidr && !x.cidr.includes(':')).map((x) => `<item><cidrIp>${x.cidr}</cidrIp>${desc(x)}</item>`).join('')
+    const cidrs6 = rs.filter((x) => x.cidr?.includes(':')).map((x) => `<item><cidrIpv6>${x.cidr}</cidrIpv6>${desc(x)}</item>`).join('')
+    return `<item><ipProtocol>${r.protocol}</ipProtocol>${ports}<groups>${groups}</groups><ipRanges>${cidrs}</ipRanges><ipv6Ranges>${cidrs6}</ipv6Ranges><prefixListIds/></item>`
   }).join('')
 }
 

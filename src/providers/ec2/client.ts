@@ -2,13 +2,21 @@
 // Credentials come from the AWS default chain (env, profile, SSO, instance role); the endpoint from the template's
 // `endpoint`, else AWS_ENDPOINT_URL_EC2 (the SDK also honours AWS_ENDPOINT_URL). RequestLimitExceeded is handled by
 // the SDK's adaptive retry mode: it retries with backoff and slows the client's own request rate.
-import {EC2Client} from '@aws-sdk/client-ec2'
+import type * as Ec2Sdk from '@aws-sdk/client-ec2'
+import type {EC2Client} from '@aws-sdk/client-ec2'
 import http from 'node:http'
 import https from 'node:https'
+import {createRequire} from 'node:module'
 import {PartialFailure, UsageError} from '../../core/errors.js'
 import {registerSecret} from '../../core/redact.js'
 
 export const MAX_ATTEMPTS = 10
+
+/**
+ * The SDK, loaded with require(): importing its 2 MB CommonJS bundle from ESM first runs Node's export lexer over
+ * it, which costs about 0.3 s on every ec2 command.
+ */
+export const sdk = createRequire(import.meta.url)('@aws-sdk/client-ec2') as typeof Ec2Sdk
 
 export function makeClient(region: string, endpoint: string | undefined, env: NodeJS.ProcessEnv = process.env): EC2Client {
   // The SDK warns on stderr about a future Node requirement on every run; belt supports Node 20.
@@ -18,7 +26,7 @@ export function makeClient(region: string, endpoint: string | undefined, env: No
   // noDelay: the SDK writes a request's head and body separately; with Nagle's algorithm every small call waits
   // for a delayed ACK (~40 ms), which dominates thousands of CreateTags calls.
   const agentOptions = {keepAlive: true, maxSockets: 50, noDelay: true}
-  return new EC2Client({
+  return new sdk.EC2Client({
     region,
     ...(endpoint ? {endpoint} : {}),
     retryMode: 'adaptive',

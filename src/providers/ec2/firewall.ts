@@ -77,7 +77,9 @@ export function toIpPermissions(rules: WantedRule[], groupId: string): IpPermiss
     IpProtocol: r.protocol,
     ...(r.from !== null ? {FromPort: r.from, ToPort: r.to ?? r.from} : {}),
     ...('cidr' in r.source
-      ? {IpRanges: [{CidrIp: r.source.cidr, Description: `belt: ${r.note}`.slice(0, 255)}]}
+      ? r.source.cidr.includes(':')
+        ? {Ipv6Ranges: [{CidrIpv6: r.source.cidr, Description: `belt: ${r.note}`.slice(0, 255)}]}
+        : {IpRanges: [{CidrIp: r.source.cidr, Description: `belt: ${r.note}`.slice(0, 255)}]}
       : {UserIdGroupPairs: [{GroupId: groupId, Description: `belt: ${r.note}`.slice(0, 255)}]}),
   }))
 }

@@ -4,25 +4,7 @@
 // state.json before RunInstances is called, so a create killed between launch and naming is adopted by a re-run
 // (instances found by their belt-batch tag are named, never launched again). Listing and waiting use
 // DescribeInstances with filters and NextToken paging, never one call per instance.
-import {
-  AuthorizeSecurityGroupIngressCommand,
-  CreateSecurityGroupCommand,
-  CreateTagsCommand,
-  DescribeImagesCommand,
-  DescribeInstancesCommand,
-  DescribeKeyPairsCommand,
-  DescribeSecurityGroupsCommand,
-  DescribeSubnetsCommand,
-  DescribeVpcsCommand,
-  EC2Client,
-  ImportKeyPairCommand,
-  Instance,
-  RunInstancesCommand,
-  SecurityGroup,
-  Tag,
-  TerminateInstancesCommand,
-  type _InstanceType,
-} from '@aws-sdk/client-ec2'
+import type {_InstanceType, EC2Client, Instance, SecurityGroup, Tag} from '@aws-sdk/client-ec2'
 import {createHash, randomBytes} from 'node:crypto'
 import pLimit from 'p-limit'
 import type {Cluster} from '../../core/config/cluster.js'
@@ -34,7 +16,7 @@ import {ensureClusterKey} from '../../ssh/keys.js'
 import type {
   CreateOptions, CreatePlan, CreateResult, Failure, FirewallRule, NodeInfo, NodeStatus, Provider, RemoveResult, SshEndpoint, WaitOptions,
 } from '../provider.js'
-import {describeError, errorCode, makeClient, translate} from './client.js'
+import {describeError, errorCode, makeClient, sdk, translate} from './client.js'
 import {describeRules, missingRules, plannedRules, swarmRules, toIpPermissions} from './firewall.js'
 import {architectureOf, memoryOf, resolveSize} from './sizes.js'
 import {defaultUserData} from './user-data.js'
@@ -269,7 +251,7 @@ export class Ec2Provider implements Provider {
   private async runBatch(batch: BatchRecord, plan: CreatePlan, extra: PlanExtra, keyName: string, groupId: string, subnetId: string | null): Promise<Instance[]> {
     const n = batch.names.length
     const launchTags: Tag[] = [{Key: CLUSTER_TAG, Value: this.cluster.name}, {Key: BATCH_TAG, Value: batch.id}, ...extra.tags]
-    const out = await this.call('RunInstances', (o) => this.client.send(new RunInstancesCommand({
+    const out = await this.call('RunInstances', (o) => this.client.send(new sdk.RunInstancesCommand({
       ImageId: batch.image || plan.image!,
       InstanceType: batch.size as _InstanceType,
       MinCount: n,
@@ -300,7 +282,7 @@ export class Ec2Provider implements Provider {
         return
       }
       try {
-        await this.call('CreateTags', (o) => this.client.send(new CreateTagsCommand({Resources: [id], Tags: [{Key: 'Name', Value: t.name}]}), o))
+        await this.call('CreateTags', (o) => this.client.send(new sdk.CreateTagsCommand({Resources: [id], Tags: [{Key: 'Name', Value: t.name}]}), o))
         const inst = {...t.instance, Tags: [...(t.instance.Tags ?? []).filter((x) => x.Key !== 'Name'), {Key: 'Name', Value: t.name}]}
         named.push(this.toNode(inst, t.name))
       } catch (err) {
@@ -393,7 +375,7 @@ export class Ec2Provider implements Provider {
       }
       const chunk = toTerminate.slice(i, i + TERMINATE_CHUNK)
       try {
-        await this.call('TerminateInstances', (o) => this.client.send(new TerminateInstancesCommand({InstanceIds: chunk.map((l) => l.node.id!)}), o))
+        await this.call('TerminateInstances', (o) => this.client.send(new sdk.TerminateInstancesCommand({InstanceIds: chunk.map((l) => l.node.id!)}), o))
         removed.push(...chunk)
         opts.onProgress?.(`terminating ${removed.length}/${chosen.length}`)
       } catch (err) {
@@ -410,9 +392,11 @@ export class Ec2Provider implements Provider {
       }
       if ('all' in target && !interrupted && failed.length === 0) state.nodes = {}
       if (state.active_node && goneNames.has(state.active_node) && !state.nodes[state.active_node]) state.active_node = null
-      // A batch record matters only while some of its instances may still need a name.
-      s.batches = s.batches.filter((b) => !b.named || (b.instance_ids ?? []).some((id) => liveIds.has(id)))
-      s.batches = s.batches.filter((b) => b.named || b.instance_ids === null || b.instance_ids.some((id) => liveIds.has(id)))
+      // Keep a batch record while it has live instances, or while its launch may still be unseen (no ids, none listed).
+      s.batches = s.batches.filter((b) => {
+        const ids = b.instance_ids ?? inventory.filter((l) => l.batchId === b.id).map((l) => l.node.id!)
+        return ids.some((id) => liveIds.has(id)) || (!b.named && ids.length === 0)
+      })
     })
     return {removed: removed.map((l) => l.node.name), failed, interrupted}
   }
@@ -442,7 +426,7 @@ export class Ec2Provider implements Provider {
     const out: Listed[] = []
     let token: string | undefined
     do {
-      const page = await this.call('DescribeInstances', (o) => this.client.send(new DescribeInstancesCommand({
+      const page = await this.call('DescribeInstances', (o) => this.client.send(new sdk.DescribeInstancesCommand({
         Filters: [{Name: `tag:${CLUSTER_TAG}`, Values: [this.cluster.name]}, {Name: 'instance-state-name', Values: LISTED_STATES}],
         MaxResults: PAGE_SIZE,
         NextToken: token,
@@ -479,7 +463,7 @@ export class Ec2Provider implements Provider {
 
   private async latestUbuntu(arch: 'x86_64' | 'arm64', signal?: AbortSignal): Promise<{id: string; name: string}> {
     const a = arch === 'arm64' ? 'arm64' : 'amd64'
-    const out = await this.call('DescribeImages', (o) => this.client.send(new DescribeImagesCommand({
+    const out = await this.call('DescribeImages', (o) => this.client.send(new sdk.DescribeImagesCommand({
       Owners: [CANONICAL_OWNER],
       Filters: [
         {Name: 'name', Values: UBUNTU_LTS.map((r) => `ubuntu/images/hvm-ssd*/ubuntu-${r}-${a}-server-*`)},
@@ -499,7 +483,7 @@ export class Ec2Provider implements Provider {
     if (subnetId) {
       let out
       try {
-        out = await this.call('DescribeSubnets', (o) => this.client.send(new DescribeSubnetsCommand({SubnetIds: [subnetId]}), o))
+        out = await this.call('DescribeSubnets', (o) => this.client.send(new sdk.DescribeSubnetsCommand({SubnetIds: [subnetId]}), o))
       } catch (err) {
         if (errorCode(err) === 'InvalidSubnetID.NotFound') throw new UsageError(`subnet_id '${subnetId}' does not exist in ${this.region}`)
         throw err
@@ -509,7 +493,7 @@ export class Ec2Provider implements Provider {
       const note = s.MapPublicIpOnLaunch ? null : `subnet ${subnetId} does not assign public IPv4 addresses: nodes are reached on their private addresses`
       return {subnetId, vpcId: s.VpcId ?? null, note}
     }
-    const out = await this.call('DescribeVpcs', (o) => this.client.send(new DescribeVpcsCommand({Filters: [{Name: 'is-default', Values: ['true']}]}), o))
+    const out = await this.call('DescribeVpcs', (o) => this.client.send(new sdk.DescribeVpcsCommand({Filters: [{Name: 'is-default', Values: ['true']}]}), o))
     const vpc = out.Vpcs?.[0]
     if (!vpc) throw new UsageError(`${this.region} has no default VPC: set subnet_id`)
     return {subnetId: null, vpcId: vpc.VpcId ?? null, note: null}
@@ -519,7 +503,7 @@ export class Ec2Provider implements Provider {
   private async keyPair(progress: (m: string) => void): Promise<string> {
     const configured = this.setting('key_name')
     const name = configured ?? `belt-${this.cluster.name}`
-    const out = await this.call('DescribeKeyPairs', (o) => this.client.send(new DescribeKeyPairsCommand({Filters: [{Name: 'key-name', Values: [name]}]}), o))
+    const out = await this.call('DescribeKeyPairs', (o) => this.client.send(new sdk.DescribeKeyPairsCommand({Filters: [{Name: 'key-name', Values: [name]}]}), o))
     const existing = (out.KeyPairs ?? []).find((k) => k.KeyName === name)
     if (configured) {
       if (!existing) throw new UsageError(`key_name '${configured}' is not a key pair in ${this.region}`)
@@ -535,7 +519,7 @@ export class Ec2Provider implements Provider {
       return name
     }
     try {
-      await this.call('ImportKeyPair', (o) => this.client.send(new ImportKeyPairCommand({
+      await this.call('ImportKeyPair', (o) => this.client.send(new sdk.ImportKeyPairCommand({
         KeyName: name,
         PublicKeyMaterial: Buffer.from(key.publicKey + '\n', 'utf8'),
         TagSpecifications: [{ResourceType: 'key-pair', Tags: [{Key: CLUSTER_TAG, Value: this.cluster.name}]}],
@@ -556,7 +540,7 @@ export class Ec2Provider implements Provider {
     const filters = nameOrId.startsWith('sg-')
       ? [{Name: 'group-id', Values: [nameOrId]}]
       : [{Name: 'group-name', Values: [nameOrId]}, ...(vpcId ? [{Name: 'vpc-id', Values: [vpcId]}] : [])]
-    const out = await this.call('DescribeSecurityGroups', (o) => this.client.send(new DescribeSecurityGroupsCommand({Filters: filters}), o))
+    const out = await this.call('DescribeSecurityGroups', (o) => this.client.send(new sdk.DescribeSecurityGroupsCommand({Filters: filters}), o))
     return out.SecurityGroups?.[0] ?? null
   }
 
@@ -575,7 +559,7 @@ export class Ec2Provider implements Provider {
     let g = await this.findGroup(name, vpcId)
     if (!g) {
       try {
-        const out = await this.call('CreateSecurityGroup', (o) => this.client.send(new CreateSecurityGroupCommand({
+        const out = await this.call('CreateSecurityGroup', (o) => this.client.send(new sdk.CreateSecurityGroupCommand({
           GroupName: name,
           Description: `belt: swarm nodes of cluster ${this.cluster.name}`,
           ...(vpcId ? {VpcId: vpcId} : {}),
@@ -593,7 +577,7 @@ export class Ec2Provider implements Provider {
     const missing = missingRules(swarmRules(admin), g.IpPermissions, groupId)
     if (missing.length) {
       try {
-        await this.call('AuthorizeSecurityGroupIngress', (o) => this.client.send(new AuthorizeSecurityGroupIngressCommand({GroupId: groupId, IpPermissions: toIpPermissions(missing, groupId)}), o))
+        await this.call('AuthorizeSecurityGroupIngress', (o) => this.client.send(new sdk.AuthorizeSecurityGroupIngressCommand({GroupId: groupId, IpPermissions: toIpPermissions(missing, groupId)}), o))
       } catch (err) {
         if (errorCode(err) !== 'InvalidPermission.Duplicate') throw translate(err, 'AuthorizeSecurityGroupIngress')
       }
