@@ -10,6 +10,32 @@ export interface ExecOptions {
   /** Keep at most this many bytes of stdout and of stderr (the tail is dropped, with a marker). Default 64 KiB. */
   maxOutputBytes?: number
   signal?: AbortSignal
+  /** Pipe the remote stdout here (with backpressure) instead of collecting it; ExecResult.stdout is then ''. */
+  stdout?: NodeJS.WritableStream
+  /** Pipe the remote stderr here instead of collecting it; ExecResult.stderr is then ''. */
+  stderr?: NodeJS.WritableStream
+}
+
+/** Interactive or pass-through use: streams wired straight through (belt docker / belt ssh on one host). */
+export interface StreamOptions {
+  /** Allocate a remote PTY (when the local stdin is a terminal). */
+  pty?: {term: string; rows: number; cols: number} | false
+  /** Local stdin, piped to the remote command (EOF is passed on); omit for no stdin. */
+  stdin?: NodeJS.ReadableStream
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+  sudo?: boolean
+  /** Register a window-size listener; return a function that unregisters it. */
+  onResize?: (apply: (rows: number, cols: number) => void) => () => void
+}
+
+export interface StreamResult {
+  code: number | null
+  signal: string | null
+  /** Set when sudo -n refused (the user lacks passwordless sudo): what to tell the user. */
+  sudoProblem: string | null
+  /** The channel closed without an exit status (connection lost). */
+  lost: boolean
 }
 
 export interface ExecResult {
@@ -25,7 +51,9 @@ export interface SshSession {
   readonly endpoint: SshEndpoint
   /** `command` is a complete remote shell command line (quote arguments with shellQuote). */
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>
-  /** Upload over SFTP; with `sudo`, uploads to a temp file and installs it with `sudo -n install` (mode applied). */
+  /** Wire local streams straight through; `command` null opens a login shell. */
+  stream(command: string | null, opts: StreamOptions): Promise<StreamResult>
+  /** Write a file atomically (temp file + mv, parent folders created) through one exec; with `sudo`, as root. */
   writeFile(path: string, data: string | Buffer, opts?: {mode?: number; sudo?: boolean}): Promise<void>
   close(): void
 }
@@ -58,11 +86,15 @@ export interface FleetOptions<T> {
   jitterMs?: number
   signal?: AbortSignal
   onResult?: (r: HostResult<T>) => void
+  /** Called when a host's work starts (after jitter, before connecting). */
+  onStart?: (name: string) => void
 }
 
 export interface FleetRun<T> {
   results: HostResult<T>[]
   interrupted: boolean
+  /** Hosts never started because of Ctrl-C (they have no entry in `results`). */
+  notStarted: string[]
 }
 
 /** Everything a command needs for SSH in one run: keys read and parsed once, host keys, the fleet runner. */

@@ -1,0 +1,67 @@
+// Everything a command needs for SSH in one run, built once from the resolved cluster: credentials (keys parsed
+// once), the cluster's known_hosts, strict_host_key_checking, and the fleet runner bound to them.
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+import type {Cluster} from '../core/config/cluster.js'
+import {ensureClusterDir} from '../core/config/cluster.js'
+import type {SshEndpoint} from '../providers/provider.js'
+import {Credentials} from './auth.js'
+import {runFleet} from './fleet.js'
+import {clusterKeyPaths} from './keys.js'
+import {KnownHosts, type StrictHostKeyChecking} from './known-hosts.js'
+import {openSession, SshConnectError, type HostKeyProblem, type SessionSettings} from './session.js'
+import type {ConnectOptions, FleetOptions, FleetRun, SshContext, SshSession} from './types.js'
+
+export interface SshContextOptions {
+  /** Time allowed for TCP connect + SSH handshake + login. Default 20 s. */
+  connectTimeoutMs?: number
+  keepaliveMs?: number
+  /** Warnings worth telling the user (stderr), e.g. a changed key accepted under strict_host_key_checking: no. */
+  onWarning?: (message: string) => void
+  env?: NodeJS.ProcessEnv
+}
+
+export class BeltSshContext implements SshContext {
+  readonly knownHosts: KnownHosts
+  readonly credentials: Credentials
+  readonly strict: StrictHostKeyChecking
+  /** Host-key refusals met in this run, for one OpenSSH-style warning each at the end. */
+  readonly hostKeyProblems: HostKeyProblem[] = []
+  private readonly settings: SessionSettings
+
+  constructor(readonly cluster: Cluster, opts: SshContextOptions = {}) {
+    const strict = String(cluster.settings.strict_host_key_checking ?? 'accept-new')
+    this.strict = (['accept-new', 'yes', 'no'].includes(strict) ? strict : 'accept-new') as StrictHostKeyChecking
+    const sshKey = typeof cluster.settings.ssh_key === 'string' && cluster.settings.ssh_key ? cluster.settings.ssh_key : null
+    const clusterKey = clusterKeyPaths(cluster).privatePath
+    this.credentials = new Credentials({sshKey, clusterKeyPath: existsSync(clusterKey) ? clusterKey : null, env: opts.env})
+    this.knownHosts = new KnownHosts(join(cluster.dir, 'known_hosts'), () => ensureClusterDir(cluster))
+    this.settings = {
+      credentials: this.credentials,
+      knownHosts: this.knownHosts,
+      strict: this.strict,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 20_000,
+      keepaliveMs: opts.keepaliveMs ?? 15_000,
+      onWarning: opts.onWarning,
+    }
+  }
+
+  async connect(endpoint: SshEndpoint, opts: ConnectOptions = {}): Promise<SshSession> {
+    try {
+      return await openSession(endpoint, this.settings, opts)
+    } catch (err) {
+      if (err instanceof SshConnectError && err.hostKey) this.hostKeyProblems.push(err.hostKey)
+      throw err
+    }
+  }
+
+  runFleet<T>(endpoints: SshEndpoint[], task: (session: SshSession, signal: AbortSignal) => Promise<T>, opts: FleetOptions<T>): Promise<FleetRun<T>> {
+    return runFleet(endpoints, (ep, o) => this.connect(ep, o), task, opts)
+  }
+
+  close(): void {}
+}
+
+export function createSshContext(cluster: Cluster, opts: SshContextOptions = {}): BeltSshContext {
+  return new BeltSshContext(cluster, opts)
+}
