@@ -308,6 +308,35 @@ test('local driver refuses bad input before changing anything (exit 2)', {skip, 
   assert.deepEqual(leftovers(cl, []), [])
 })
 
+test('local driver: hosts whose .belt folder was deleted are pointed out, and removed by re-creating the cluster there', {skip, timeout: 180_000}, async (t) => {
+  const {dir, cleanup} = scratchDir('belt-local-orphan-')
+  const other = scratchDir('belt-local-other-')
+  const run = (args: string[], cwd = dir) => belt(args, {cwd, timeoutMs: 120_000})
+  const ok = (r: RunResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`)
+  const cl = clusterLayout('orph', clusterHash(join(dir, '.belt', 'orph')))
+  t.after(async () => {
+    await run(['cluster', 'new', 'orph', '--driver', 'local'])
+    await run(['rm', '--all', '--force'])
+    cleanup()
+    other.cleanup()
+  })
+  ok(await run(['cluster', 'new', 'orph', '--driver', 'local', 'subnet=10.214.5.0/24', 'bridge=bl-e2e-orph']), 'cluster new')
+  ok(await run(['create', '1gb', 'o[1:2]']), 'create')
+  execFileSync('rm', ['-rf', join(dir, '.belt')])
+
+  // Another cluster's create tells about them (a dry run changes nothing).
+  ok(await run(['cluster', 'new', 'other', '--driver', 'local', 'subnet=10.214.6.0/24'], other.dir), 'cluster new other')
+  const r = await run(['create', '1gb', 'x1', '--dry-run'], other.dir)
+  ok(r, 'dry run')
+  assert.ok(r.stderr.includes(`${cl.root} holds hosts of cluster 'orph' whose folder ${join(dir, '.belt', 'orph')} no longer exists`), r.stderr)
+
+  // The recipe from that note: the same cluster name in the same place finds them (custom bridge included).
+  ok(await run(['cluster', 'new', 'orph', '--driver', 'local']), 'cluster new again')
+  const rm = await run(['rm', '--all', '--force'])
+  ok(rm, 'rm --all')
+  assert.deepEqual(leftovers({...cl, bridge: 'bl-e2e-orph'}, ['o1', 'o2'].map((n) => nodeLayout(cl, n).veth)), [])
+})
+
 async function waitFor(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000, everyMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await cond())) {

@@ -9,7 +9,7 @@ import {validateHostname} from '../../core/range.js'
 import {debugLog} from '../../core/debug.js'
 import {ensureClusterKey} from '../../ssh/keys.js'
 import type {CreateOptions, CreatePlan, CreateResult, Failure, NodeInfo, Provider, RemoveResult, SshEndpoint, WaitOptions} from '../provider.js'
-import {ClusterLayout, Subnet, allocateAddresses, checkBridgeName, clusterHash, clusterLayout, nodeLayout, NodeLayout, parseLocalSize, parseSubnet} from './layout.js'
+import {ClusterLayout, LOCAL_ROOT, Subnet, allocateAddresses, checkBridgeName, clusterHash, clusterLayout, nodeLayout, NodeLayout, parseLocalSize, parseSubnet} from './layout.js'
 import {LocalNodeRecord, checkSubnetFree, createNodeNetwork, linkExists, ensureBridge, netnsExists, prepareNodeDir, probeNode, removeClusterNetwork, removeNodeDir, startNode, stopNode, writeClusterFiles} from './host.js'
 import {preflight, sleep, withLock} from './system.js'
 
@@ -65,7 +65,15 @@ export class LocalProvider implements Provider {
       return {cl: clusterLayout(this.cluster.name, saved.hash, saved.bridge), subnet, notes}
     }
     const hash = saved?.hash ?? clusterHash(this.cluster.dir)
-    return {cl: clusterLayout(this.cluster.name, hash, wantBridge), subnet: wantSubnet, notes}
+    // Leftovers of this cluster without a state.json (it was lost): their bridge is named in cluster.json.
+    const left = clusterLayout(this.cluster.name, hash)
+    let bridge = wantBridge
+    if (!saved && existsSync(left.root)) {
+      try {
+        bridge = String((JSON.parse(readFileSync(`${left.root}/cluster.json`, 'utf8')) as {bridge?: string}).bridge ?? '') || wantBridge
+      } catch {}
+    }
+    return {cl: clusterLayout(this.cluster.name, hash, bridge), subnet: wantSubnet, notes}
   }
 
   private info(name: string, rec: LocalNodeRecord): NodeInfo {
@@ -110,6 +118,7 @@ export class LocalProvider implements Provider {
       }
       toCreate.push(name)
     }
+    notes.push(...orphanNotes(cl.root))
     if (restart.length) notes.push(`local: ${restart.length} host(s) are recorded but not running and will be started again with their data: ${restart.join(', ')}`)
     const used = Object.values(records).map((r) => r.address)
     allocateAddresses(subnet, used, toCreate.length - restart.length)
@@ -344,4 +353,25 @@ export class LocalProvider implements Provider {
     }
     return [...out.values()]
   }
+}
+
+/** Hosts of local clusters whose .belt folder is gone: nothing will ever remove them unless someone is told. */
+function orphanNotes(ownRoot: string): string[] {
+  if (!existsSync(LOCAL_ROOT)) return []
+  const notes: string[] = []
+  for (const d of readdirSync(LOCAL_ROOT, {withFileTypes: true})) {
+    const root = `${LOCAL_ROOT}/${d.name}`
+    if (!d.isDirectory() || root === ownRoot) continue
+    let info: {cluster?: string; cluster_dir?: string} = {}
+    try {
+      info = JSON.parse(readFileSync(`${root}/cluster.json`, 'utf8'))
+    } catch {
+      continue
+    }
+    if (info.cluster_dir && !existsSync(info.cluster_dir)) {
+      const project = info.cluster_dir.replace(/\/\.belt\/[^/]+$/, '')
+      notes.push(`local: ${root} holds hosts of cluster '${info.cluster}' whose folder ${info.cluster_dir} no longer exists; to remove them: (mkdir -p ${project} && cd ${project} && belt cluster new ${info.cluster} --driver local && belt rm --all --force)`)
+    }
+  }
+  return notes
 }
