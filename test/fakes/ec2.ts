@@ -109,6 +109,9 @@ export class Ec2Fake {
   readonly loseResponses: Record<string, number> = {}
   /** Hold calls of an Action without answering ('before': nothing applied; 'after': applied, reply withheld). */
   readonly stall: Record<string, 'before' | 'after'> = {}
+  /** Refuse the next `count` calls of an Action with this error, unapplied (e.g. InvalidInstanceID.NotFound, as EC2
+   *  answers CreateTags right after RunInstances while the new instance is not visible yet). */
+  readonly failNext: Record<string, {code: string; count: number; status?: number}> = {}
   /** At most this many instances per DescribeInstances page, whatever MaxResults asks (EC2 may return fewer). */
   pageLimit = 0
   /** Answer calls of an Action only after this many ms (applied first). */
@@ -215,6 +218,11 @@ export class Ec2Fake {
       if (this.shouldThrottle(action)) {
         this.throttled[action] = (this.throttled[action] ?? 0) + 1
         throw new ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503)
+      }
+      const fail = this.failNext[action]
+      if (fail && fail.count > 0) {
+        fail.count--
+        throw new ApiError(fail.code, `injected ${fail.code}`, fail.status ?? 400)
       }
       const stall = this.stall[action]
       if (stall === 'before') return this.hold(res)

@@ -38,6 +38,8 @@ const LAUNCH_CONCURRENCY = 4
 /** CreateTags calls in flight (one per instance: each Name differs). */
 const TAG_CONCURRENCY = 16
 const USER_DATA_MAX = 16 * 1024
+/** Retries of a call that answered InvalidInstanceID.NotFound for an instance just launched (0.25 s, doubling). */
+const NOT_FOUND_RETRIES = 5
 /** Calls whose failures are reported per node (in `failed`) rather than thrown. */
 const PER_NODE_ACTIONS = new Set(['RunInstances', 'CreateTags', 'TerminateInstances'])
 
@@ -168,7 +170,9 @@ export class Ec2Provider implements Provider {
     // 1. Adopt instances of interrupted batches: name them, never launch them again.
     const batches = this.batches()
     const adopted = await this.nameInstances(extra.adopt.map((l) => ({instance: l.instance, name: l.node.name, batchId: l.batchId!})), failed)
-    for (const n of adopted) if (toCreate.delete(n.name)) created.push(n)
+    for (const n of adopted) if (toCreate.has(n.name)) created.push(n)
+    // Names of launched instances are never launched again, even when naming one failed (a re-run retries it).
+    for (const l of extra.adopt) toCreate.delete(l.node.name)
     if (adopted.length) progress(`named ${adopted.length} instance(s) launched by an interrupted create`)
     const adoptedIds = new Set(adopted.map((n) => n.id))
     this.recordNamed(adopted, [...new Set(extra.adopt.map((l) => l.batchId!))].flatMap((batchId) => {
@@ -282,7 +286,7 @@ export class Ec2Provider implements Provider {
         return
       }
       try {
-        await this.call('CreateTags', (o) => this.client.send(new sdk.CreateTagsCommand({Resources: [id], Tags: [{Key: 'Name', Value: t.name}]}), o))
+        await this.retryNotFound(() => this.call('CreateTags', (o) => this.client.send(new sdk.CreateTagsCommand({Resources: [id], Tags: [{Key: 'Name', Value: t.name}]}), o)))
         const inst = {...t.instance, Tags: [...(t.instance.Tags ?? []).filter((x) => x.Key !== 'Name'), {Key: 'Name', Value: t.name}]}
         named.push(this.toNode(inst, t.name))
       } catch (err) {
@@ -290,6 +294,18 @@ export class Ec2Provider implements Provider {
       }
     })))
     return named
+  }
+
+  /** EC2 is eventually consistent: right after RunInstances, calls naming a new instance may answer NotFound. */
+  private async retryNotFound<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn()
+      } catch (err) {
+        if (errorCode(err) !== 'InvalidInstanceID.NotFound' || attempt >= NOT_FOUND_RETRIES) throw err
+        await sleep(250 * 2 ** attempt)
+      }
+    }
   }
 
   /** Record named nodes in state.nodes and close the batches whose every instance now carries its Name. */
