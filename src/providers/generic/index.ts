@@ -18,7 +18,7 @@ export interface GenericHost {
 }
 
 const PROBE_TIMEOUT_MS = 2_000
-const PROBE_CONCURRENCY = 128
+const PROBE_CONCURRENCY = 256
 
 export class GenericProvider implements Provider {
   readonly driver = 'generic' as const
