@@ -12,10 +12,14 @@ import {hostKeyWarning} from '../ssh/session.js'
 import type {FleetRun} from '../ssh/types.js'
 import {provisionNode, remoteCommandsForPrint, type NodeOutcome, type ProvisionContext} from '../docker/provision.js'
 import {ensureClusterTls, tlsPolicy, type ClusterTls} from '../docker/tls.js'
-import {byName, info, out, printJson, table, warn} from '../ui/output.js'
+import {byName, info, out, printJson, warn} from '../ui/output.js'
+import {FleetProgress, fleetSummary} from '../ui/fleet.js'
 
 /** Connection retries while a fresh machine's sshd comes up: backoff 0.5 s … 5 s, so roughly three minutes. */
 export const WAIT_FOR_SSH_RETRIES = 36
+
+/** Up to this many changed nodes, what changed on each is listed on stderr. */
+const DETAIL_UP_TO = 30
 
 export default class Provision extends BeltCommand {
   static description = 'Install Docker where missing and secure it with TLS on port 2376 (per-cluster CA), in parallel over SSH'
@@ -52,7 +56,7 @@ export default class Provision extends BeltCommand {
     const tls = await ensureClusterTls(cluster, policy)
     announceTls(tls)
     const ctx = provisionContext(cluster, tls, {forceCerts: flags.force, sysctl, verifyTimeoutMs})
-    const run = await runProvisionFleet(cluster, endpoints, ctx, {concurrency: flags.concurrency ?? Number(cluster.settings.concurrency ?? 100), timeoutMs, verb: 'provisioned'})
+    const run = await runProvisionFleet(cluster, endpoints, ctx, {concurrency: flags.concurrency ?? Number(cluster.settings.concurrency ?? 100), timeoutMs, verb: 'provisioned', label: 'provision', json: flags.json})
     finishFleet(cluster, 'provision', run, endpoints, {json: flags.json, verb: 'provisioned'})
   }
 }
@@ -98,13 +102,10 @@ function printRemoteCommands(cluster: Cluster, sysctl: boolean): void {
   }
 }
 
-export async function runProvisionFleet(cluster: Cluster, endpoints: SshEndpoint[], ctx: ProvisionContext, opts: {concurrency: number; timeoutMs?: number; verb: string}): Promise<FleetRun<NodeOutcome>> {
+export async function runProvisionFleet(cluster: Cluster, endpoints: SshEndpoint[], ctx: ProvisionContext, opts: {concurrency: number; timeoutMs?: number; verb: string; label: string; json: boolean}): Promise<FleetRun<NodeOutcome>> {
   const ssh = createSshContext(cluster, {onWarning: warn})
   const scope = onInterrupt()
-  const total = endpoints.length
-  let done = 0
-  let failed = 0
-  const started = Date.now()
+  const progress = new FleetProgress({total: endpoints.length, outcomes: [opts.verb, 'already', 'failed'], label: opts.label, plain: opts.json ? true : undefined}).start()
   try {
     const run = await ssh.runFleet(endpoints, (session, signal) => provisionNode(session, session.endpoint, ctx, signal), {
       concurrency: opts.concurrency,
@@ -112,14 +113,9 @@ export async function runProvisionFleet(cluster: Cluster, endpoints: SshEndpoint
       retries: WAIT_FOR_SSH_RETRIES,
       jitterMs: Math.min(2000, endpoints.length * 10),
       signal: scope.signal,
-      onResult: (r) => {
-        done++
-        if (!r.ok) failed++
-        const status = r.ok ? (r.value!.already ? 'already' : opts.verb) : `failed: ${r.error}`
-        info(`${r.name}: ${status} (${done}/${total}${failed ? ` · failed ${failed}` : ''} · ${Math.round((Date.now() - started) / 1000)} s)`)
-        if (r.ok) for (const n of r.value!.notices) info(`${r.name}: note: ${n}`)
-      },
+      onResult: (r) => progress.record(r.name, r.ok ? (r.value!.already ? 'already' : opts.verb) : 'failed', r.error),
     })
+    await progress.stop()
     const seen = new Set<string>()
     for (const p of ssh.hostKeyProblems) {
       const key = `${p.host}:${p.port}`
@@ -129,36 +125,34 @@ export async function runProvisionFleet(cluster: Cluster, endpoints: SshEndpoint
     }
     return {...run, interrupted: run.interrupted || scope.interrupted()}
   } finally {
+    await progress.stop()
     scope.dispose()
     ssh.close()
   }
 }
 
-/** Summary table (stdout), JSON, failures recorded in state.json, exit status. */
+/** What changed per node (stderr, for fleets small enough to read), the summary (stdout) or JSON, state, exit. */
 export function finishFleet(cluster: Cluster, command: string, run: FleetRun<NodeOutcome>, endpoints: SshEndpoint[], opts: {json: boolean; verb: string}): void {
-  const ok = run.results.filter((r) => r.ok && !r.value!.already).sort(byName)
-  const already = run.results.filter((r) => r.ok && r.value!.already).sort(byName)
+  const done = run.results.filter((r) => r.ok).sort(byName)
+  const ok = done.filter((r) => !r.value!.already)
+  const already = done.filter((r) => r.value!.already)
   const failed = run.results.filter((r) => !r.ok).sort(byName).map((r) => ({name: r.name, error: r.error ?? 'failed'}))
-  if (opts.json) {
-    printJson({ok: ok.map((r) => r.name), already: already.map((r) => r.name), failed})
-  } else {
-    const rows: (string | null)[][] = [...ok, ...already].sort(byName).map((r) => {
-      const v = r.value!
-      return [r.name, v.already ? 'already' : opts.verb, `tcp://${v.address}:2376`, v.engine.Version, v.already ? '-' : v.changes.join('; ')]
-    })
-    for (const f of failed) rows.push([f.name, 'failed', null, null, f.error])
-    rows.sort((a, b) => String(a[0]).localeCompare(String(b[0]), 'en', {numeric: true}))
-    if (rows.length) out(table(['NAME', 'STATUS', 'DOCKER_HOST', 'DOCKER', 'CHANGES'], rows))
+  for (const r of done) for (const n of r.value!.notices) info(`${r.name}: note: ${n}`)
+  if (ok.length <= DETAIL_UP_TO) for (const r of ok) info(`${r.name}: ${r.value!.changes.join('; ')}`)
+  if (opts.json) printJson({ok: ok.map((r) => r.name), already: already.map((r) => r.name), failed})
+  else {
+    const rows = [
+      ...ok.map((r) => ({name: r.name, outcome: opts.verb})),
+      ...already.map((r) => ({name: r.name, outcome: 'already'})),
+      ...failed.map((f) => ({name: f.name, outcome: 'failed', error: f.error})),
+    ]
+    out(fleetSummary(rows, [opts.verb, 'already', 'failed'], {notStarted: run.notStarted}))
   }
-  info(`${opts.verb} ${ok.length}, already ${already.length}, failed ${failed.length}${run.notStarted.length ? `, not started ${run.notStarted.length}` : ''} of ${endpoints.length}`)
   cluster.state.update((s) => {
     if (failed.length) s.failures[command] = {at: new Date().toISOString(), failed}
     else delete s.failures[command]
   })
-  if (ok.length + already.length > 0 && !run.interrupted) {
-    const first = [...ok, ...already].sort(byName)[0].name
-    info(`use Docker on a node with: eval "$(belt env ${first})"`)
-  }
+  if (done.length > 0 && !run.interrupted) info(`use Docker on a node with: eval "$(belt env ${done[0].name})"`)
   if (run.interrupted) throw new Interrupted(`interrupted: ${run.notStarted.length} node(s) not started; re-run the same command to finish`)
-  if (failed.length) throw new PartialFailure(`${failed.length} of ${endpoints.length} node(s) failed; fix the cause and re-run the same command (provisioned nodes are skipped)`)
+  if (failed.length) throw new PartialFailure(`${failed.length} of ${endpoints.length} node(s) failed; fix the cause and re-run the same command (finished nodes are skipped)`)
 }

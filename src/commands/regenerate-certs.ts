@@ -41,7 +41,7 @@ export default class RegenerateCerts extends BeltCommand {
     if (endpoints.length > 1) info(`restarting Docker on ${flags.concurrency === 1 ? 'one node' : `${flags.concurrency} nodes`} at a time`)
     // Restarts queue behind the limiter, so the per-host timeout would count time spent waiting: the restart and
     // the TLS verification carry their own time limits instead.
-    const run = await runProvisionFleet(cluster, endpoints, ctx, {concurrency: Number(cluster.settings.concurrency ?? 100), verb: 'regenerated'})
+    const run = await runProvisionFleet(cluster, endpoints, ctx, {concurrency: Number(cluster.settings.concurrency ?? 100), verb: 'regenerated', label: 'regenerate-certs', json: flags.json})
     finishFleet(cluster, 'regenerate-certs', run, endpoints, {json: flags.json, verb: 'regenerated'})
   }
 }
