@@ -6,6 +6,9 @@ import type {TestContext} from 'node:test'
 import {belt, RunOptions, RunResult, scratchDir} from '../lib/cli.js'
 import {Ec2Fake, Ec2FakeOptions} from '../fakes/ec2.js'
 
+// Tests that call the fake through the SDK themselves: no Node-version notice on the test output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+
 export const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLESECRET'
 
 export async function setupEc2(t: TestContext, opts: Ec2FakeOptions = {}) {

@@ -4,6 +4,7 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {EC2Client, RevokeSecurityGroupIngressCommand} from '@aws-sdk/client-ec2'
 import {ec2State, liveNames, range, SECRET, setupEc2} from './ec2-setup.js'
 import type {Ec2Fake, FakeRule} from '../fakes/ec2.js'
 
@@ -32,7 +33,7 @@ const SWARM_RULES = [
 ]
 
 test('walkthrough: cluster new → create in batches → ls → ip → status → re-run → rm --all', async (t) => {
-  const {dir, fake, run, outputs} = await setupEc2(t)
+  const {dir, fake, url, run, outputs} = await setupEc2(t)
 
   let r = await run(['cluster', 'new', 'aws', '--driver', 'ec2', 'admin_cidr=203.0.113.0/24'])
   assert.equal(r.code, 0, r.stderr)
@@ -165,8 +166,13 @@ test('walkthrough: cluster new → create in batches → ls → ip → status �
   assert.equal(fake.calls.AuthorizeSecurityGroupIngress, authorizeBefore)
 
   // Rules removed behind belt's back (and admin_cidr changed, to IPv6) are restored by `belt create`, even with nothing to create.
-  const g = fake.groups.get(sg)!
-  g.ingress = g.ingress.filter((x) => x.protocol !== '50' && !(x.protocol === 'udp' && x.from === 7946))
+  const aws = new EC2Client({region: 'us-east-1', endpoint: url, credentials: {accessKeyId: 'AKIDEXAMPLEBELT', secretAccessKey: SECRET}})
+  t.after(() => aws.destroy())
+  await aws.send(new RevokeSecurityGroupIngressCommand({GroupId: sg, IpPermissions: [
+    {IpProtocol: '50', UserIdGroupPairs: [{GroupId: sg}]},
+    {IpProtocol: 'udp', FromPort: 7946, ToPort: 7946, UserIdGroupPairs: [{GroupId: sg}]},
+  ]}))
+  assert.equal(ruleStrings(fake, sg).length, 5)
   r = await run(['cluster', 'update', 'admin_cidr=2001:db8::/32'])
   assert.equal(r.code, 0, r.stderr)
   r = await run(['create', '1gb', 'w[1:22]'])
