@@ -234,6 +234,19 @@ test('local driver: real hosts with their own sshd and dockerd; systemctl stand-
   addr.n5 = ls.find((n) => n.name === 'n5')!.public_ip!
   ok(await onNode('n5', 'docker info >/dev/null'), 'n5 works')
 
+  // --- Ctrl-C during create: hosts in flight are finished and recorded, no new ones start, exit 130 ------------
+  const interrupted = spawn(process.execPath, [BELT, 'create', '512mb', 'm[1:10]'], {cwd: dir, env: cleanEnv(), stdio: 'ignore'})
+  await waitFor(() => JSON.stringify(state().nodes).includes('"creating"'), 'a record being created', 60_000, 5)
+  interrupted.kill('SIGINT')
+  const code = await new Promise((res) => interrupted.once('exit', (c) => res(c)))
+  assert.equal(code, 130)
+  const ms = Object.entries(state().nodes).filter(([n]) => n.startsWith('m'))
+  assert.ok(ms.length >= 1 && ms.length < 10, `${ms.length} of 10 hosts made before the interruption took effect`)
+  assert.ok(ms.every(([, rec]) => rec.phase === 'ready'), 'every recorded host was finished')
+  r = await run('create', '512mb', 'm[1:10]', '--json')
+  ok(r, 'create the rest')
+  assert.equal((JSON.parse(r.stdout) as {created: Node[]}).created.length, 10 - ms.length)
+
   // --- a half-made host (record + namespace, nothing running) is removed by rm ---------------------------------
   const n7 = nodeLayout(cl, 'n7')
   const s = state()
@@ -257,7 +270,7 @@ test('local driver: real hosts with their own sshd and dockerd; systemctl stand-
   // --- rm --all: nothing left -----------------------------------------------------------------------------------
   r = await run('rm', '--all', '--force')
   ok(r, 'rm --all')
-  assert.match(r.stderr, /removed 5/)
+  assert.match(r.stderr, /removed 15/)
   assert.deepEqual(leftovers(cl, veths), [])
   assert.deepEqual(state().nodes, {})
   assert.deepEqual(JSON.parse((await run('ls', '--json')).stdout), [])
@@ -295,6 +308,8 @@ test('local driver refuses bad input before changing anything (exit 2)', {skip, 
   oneLine2(await run(['create', '1gb', 'a1']), /prefix between \/8 and \/29/, 'tiny subnet')
   assert.equal((await run(['cluster', 'update', 'subnet=10.214.4.0/29'])).code, 0)
   oneLine2(await run(['create', '1gb', 'a[1:6]']), /has room for 5 more node\(s\), not 6/, 'full subnet')
+  assert.equal((await run(['cluster', 'update', 'subnet=10.214.4.0/24', 'bridge=lo'])).code, 0)
+  oneLine2(await run(['create', '1gb', 'a1']), /interface lo already exists and is not this cluster's bridge/, 'someone else\'s interface')
   assert.equal((await run(['cluster', 'update', 'bridge=much-too-long-name'])).code, 0)
   oneLine2(await run(['create', '1gb', 'a1']), /bridge 'much-too-long-name' is not a valid interface name/, 'bridge name')
 

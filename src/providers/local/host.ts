@@ -58,6 +58,18 @@ export function netnsExists(name: string): boolean {
   return existsSync(`/run/netns/${name}`)
 }
 
+/**
+ * Refuse (before changing anything) a bridge or subnet that belongs to something else: an existing interface of that
+ * name that this cluster did not make, or a subnet this machine already routes elsewhere.
+ */
+export async function checkNetworkFree(cl: ClusterLayout, subnet: Subnet): Promise<void> {
+  if (!linkExists(cl.bridge)) return checkSubnetFree(subnet, cl.bridge)
+  const ours = cl.bridge === `bl-${cl.hash}` || (readJson(join(cl.root, 'cluster.json')) as {bridge?: string} | null)?.bridge === cl.bridge
+  if (!ours || !existsSync(`/sys/class/net/${cl.bridge}/bridge`)) {
+    throw new UsageError(`local: interface ${cl.bridge} already exists and is not this cluster's bridge; choose another name with: belt cluster update bridge=NAME`)
+  }
+}
+
 /** The cluster's bridge with the subnet's first address, and the forwarding/NAT rules (all idempotent). */
 export async function ensureBridge(cl: ClusterLayout, subnet: Subnet): Promise<void> {
   if (!linkExists(cl.bridge)) {
@@ -68,6 +80,7 @@ export async function ensureBridge(cl: ClusterLayout, subnet: Subnet): Promise<v
   const addrs = JSON.parse((await run('ip', ['-j', '-4', 'addr', 'show', 'dev', cl.bridge])).stdout || '[]') as {addr_info?: {local: string; prefixlen: number}[]}[]
   const have = addrs.flatMap((a) => a.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`)
   if (!have.includes(want)) {
+    // Our own bridge left with another subnet (config changed after every host was removed): renumber it.
     if (have.length) await run('ip', ['-4', 'addr', 'flush', 'dev', cl.bridge])
     await run('ip', ['addr', 'add', want, 'dev', cl.bridge])
   }
@@ -318,4 +331,12 @@ export function mountedUnder(dir: string): boolean {
 
 export function removeNodeDir(nl: NodeLayout): void {
   rmSync(nl.dir, {recursive: true, force: true})
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readText(path) ?? 'null')
+  } catch {
+    return null
+  }
 }

@@ -1,7 +1,7 @@
 // The local driver: every node is a host on this Linux machine — a network namespace on the cluster's bridge, with
 // its own mount, pid and UTS namespaces, /etc/ssh, /etc/docker, /var/lib/docker, /run, sshd and dockerd — reached
 // over SSH exactly like a droplet, so provisioning and swarm code cannot tell the difference. See docs/local.md.
-import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, rmdirSync} from 'node:fs'
 import pLimit from 'p-limit'
 import type {Cluster} from '../../core/config/cluster.js'
 import {UsageError} from '../../core/errors.js'
@@ -10,7 +10,7 @@ import {debugLog} from '../../core/debug.js'
 import {ensureClusterKey} from '../../ssh/keys.js'
 import type {CreateOptions, CreatePlan, CreateResult, Failure, NodeInfo, Provider, RemoveResult, SshEndpoint, WaitOptions} from '../provider.js'
 import {ClusterLayout, LOCAL_ROOT, Subnet, allocateAddresses, checkBridgeName, clusterHash, clusterLayout, nodeLayout, NodeLayout, parseLocalSize, parseSubnet} from './layout.js'
-import {LocalNodeRecord, checkSubnetFree, createNodeNetwork, linkExists, ensureBridge, netnsExists, prepareNodeDir, probeNode, removeClusterNetwork, removeNodeDir, startNode, stopNode, writeClusterFiles} from './host.js'
+import {LocalNodeRecord, checkNetworkFree, createNodeNetwork, ensureBridge, netnsExists, prepareNodeDir, probeNode, removeClusterNetwork, removeNodeDir, startNode, stopNode, writeClusterFiles} from './host.js'
 import {preflight, sleep, withLock} from './system.js'
 
 const debug = debugLog('local')
@@ -99,7 +99,7 @@ export class LocalProvider implements Provider {
     preflight()
     const {size, memory_mb} = parseLocalSize(opts.size)
     const {cl, subnet, notes} = this.network()
-    if (!linkExists(cl.bridge)) await checkSubnetFree(subnet, cl.bridge)
+    await checkNetworkFree(cl, subnet)
     if (opts.region) notes.push('local: --region does not apply to local hosts; ignored')
     if (opts.image) notes.push('local: --image does not apply to local hosts (they run this machine\'s Docker); ignored')
     const records = this.records()
@@ -140,6 +140,14 @@ export class LocalProvider implements Provider {
     preflight()
     const {cl, subnet} = this.network()
     return withLock(cl.lockFile, `local cluster '${this.cluster.name}'`, async () => {
+      if (!this.saved()) {
+        try {
+          await checkNetworkFree(cl, subnet)
+        } catch (err) {
+          try { rmdirSync(cl.root) } catch {}
+          throw err
+        }
+      }
       const key = ensureClusterKey(this.cluster)
       const authorized = this.authorizedKeys(key.publicKey)
       writeClusterFiles(cl, {cluster: this.cluster.name, cluster_dir: this.cluster.dir, bridge: cl.bridge, subnet: subnet.cidr})

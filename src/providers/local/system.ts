@@ -66,7 +66,8 @@ export function run(cmd: string, args: string[], opts: {allowFail?: boolean; inp
   const bin = cmd.startsWith('/') ? cmd : findTool(cmd) ?? cmd
   debug('run %s %o', bin, args)
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(bin, args, {stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']})
+    // detached: a Ctrl-C at the terminal reaches belt (which finishes what is in flight), not the tools it runs.
+    const child = spawn(bin, args, {detached: true, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d))
