@@ -1,12 +1,25 @@
 // argv pre-processing so global flags may come before the command word, exactly as the book writes it:
 // `belt --host 'w[1:9]' docker ps`. Processing stops at the command word, so docker's own `-H`, `--host`
 // or `-D` after `docker` pass through untouched.
+//
+// For the pass-through commands (`docker`, `ssh`) belt's own flags are only those before the first remote argument;
+// a `--` is inserted there so that oclif neither parses nor answers (`--help`) what belongs to docker or the remote
+// command: `belt docker run --help` shows docker's help, `belt docker --help` belt's.
+
+import {UsageError} from './core/errors.js'
 
 /** Global flags that take a value. */
 const VALUE_FLAGS = new Set(['--host', '--cluster', '--config', '--concurrency'])
 const BOOL_FLAGS = new Set(['--debug', '--json'])
+
+/** Each pass-through command's own flags (all long-only, so docker's short flags are never mistaken for ours). */
+export const PASSTHROUGH_FLAGS: Record<string, {value: string[]; bool: string[]; positional: number}> = {
+  docker: {value: ['--host', '--cluster', '--config', '--concurrency', '--timeout'], bool: ['--json', '--debug', '--help'], positional: 0},
+  ssh: {value: ['--cluster', '--config'], bool: ['--debug', '--help', '--tty', '--forget-host'], positional: 1},
+}
+
 /** Commands whose own arguments are free-form (flags after the command word belong to the remote command). */
-const PASSTHROUGH = new Set(['docker', 'ssh'])
+const PASSTHROUGH = new Set(Object.keys(PASSTHROUGH_FLAGS))
 
 export function preprocessArgv(argv: string[]): string[] {
   const globals: string[] = []
@@ -29,11 +42,74 @@ export function preprocessArgv(argv: string[]): string[] {
       i++
     } else break
   }
-  if (globals.length === 0) return argv
   const rest = argv.slice(i)
+  if (rest.length && PASSTHROUGH.has(rest[0])) return [rest[0], ...markPassthrough(rest[0], [...globals, ...rest.slice(1)])]
+  if (globals.length === 0) return argv
   if (rest.length === 0) return argv // `belt --debug` alone: let oclif show help
-  if (PASSTHROUGH.has(rest[0])) return [rest[0], ...globals, ...rest.slice(1)]
   const dd = rest.indexOf('--')
   if (dd >= 0) return [...rest.slice(0, dd), ...globals, ...rest.slice(dd)]
   return [...rest, ...globals]
+}
+
+/** Insert `--` where belt's own flags (and positional arguments) of a pass-through command end. */
+function markPassthrough(command: string, args: string[]): string[] {
+  const {value, bool, positional} = PASSTHROUGH_FLAGS[command]
+  let seen = 0
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]
+    if (a === '--') return args
+    const name = a.includes('=') ? a.slice(0, a.indexOf('=')) : a
+    if (value.includes(name)) {
+      if (!a.includes('=')) i++
+      continue
+    }
+    if (bool.includes(a)) continue
+    if (seen < positional && !a.startsWith('-')) {
+      seen++
+      continue
+    }
+    return [...args.slice(0, i), '--', ...args.slice(i)]
+  }
+  return args
+}
+
+export interface PassthroughArgs {
+  flags: Record<string, string | boolean>
+  /** Positional arguments belt reads (the node for `ssh`). */
+  positional: string[]
+  /** Everything for the remote side, untouched. */
+  rest: string[]
+}
+
+/** Split a pass-through command's argv (as oclif hands it over) into belt's flags and the remote arguments. */
+export function parsePassthrough(command: string, argv: string[]): PassthroughArgs {
+  const {value, bool, positional: wanted} = PASSTHROUGH_FLAGS[command]
+  const flags: Record<string, string | boolean> = {}
+  const positional: string[] = []
+  let i = 0
+  for (; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--') {
+      i++
+      break
+    }
+    const eq = a.indexOf('=')
+    const name = eq > 0 ? a.slice(0, eq) : a
+    if (value.includes(name)) {
+      const v = eq > 0 ? a.slice(eq + 1) : argv[++i]
+      if (v === undefined) throw new UsageError(`${name} needs a value`)
+      flags[name.slice(2)] = v
+      continue
+    }
+    if (bool.includes(a)) {
+      flags[a.slice(2)] = true
+      continue
+    }
+    if (positional.length < wanted && !a.startsWith('-')) {
+      positional.push(a)
+      continue
+    }
+    break
+  }
+  return {flags, positional, rest: argv.slice(i)}
 }

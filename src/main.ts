@@ -4,11 +4,14 @@ import {preprocessArgv} from './argv.js'
 import {handleError} from './ui/errors.js'
 
 export async function main(argv: string[], root: string): Promise<void> {
-  if (argv.includes('--debug') && !process.env.DEBUG) {
+  const processed = preprocessArgv(argv)
+  // Only belt's own --debug: not one meant for docker after `belt docker ... --` (argv.ts inserts that `--`).
+  const own = processed.includes('--') ? processed.slice(0, processed.indexOf('--')) : processed
+  if (own.includes('--debug') && !process.env.DEBUG) {
     process.env.DEBUG = 'belt*'
   }
   try {
-    await run(preprocessArgv(argv), root)
+    await run(processed, root)
     await flush()
   } catch (err) {
     handleError(err)

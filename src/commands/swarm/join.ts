@@ -1,0 +1,143 @@
+import {Args, Flags} from '@oclif/core'
+import {BeltCommand} from '../../base-command.js'
+import {ensureClusterDir} from '../../core/config/cluster.js'
+import {Interrupted, PartialFailure, UsageError} from '../../core/errors.js'
+import {parseDuration} from '../../core/duration.js'
+import {onInterrupt} from '../../core/interrupt.js'
+import {expandPatterns} from '../../core/range.js'
+import {joinNode, readManager, SwarmError, type ManagerFacts} from '../../docker/swarm.js'
+import {providerFor} from '../../providers/index.js'
+import {createSshContext} from '../../ssh/context.js'
+import {oneLine} from '../../ssh/fleet.js'
+import {endpointsFor} from '../../ssh/targets.js'
+import {FleetProgress, fleetSummary, printHostKeyWarnings, type FleetRow} from '../../ui/fleet.js'
+import {byName, info, out, printJson, warn} from '../../ui/output.js'
+
+const RECORD = 'swarm join'
+
+export default class SwarmJoin extends BeltCommand {
+  static description = `Join nodes to the swarm of MANAGER, in parallel
+
+The join token is read once from MANAGER; then each node gets one SSH connection and one remote command that checks and joins. Safe to re-run: a node already in this swarm is reported as already joined; a node in another swarm is an error for that node. The token never appears in any output.
+Failures are kept in state.json: --retry-failed joins only those again (MANAGER and PATTERN optional then).`
+
+  static examples = [
+    "<%= config.bin %> swarm join mg0 'node[2:4]'",
+    "<%= config.bin %> swarm join mg0 'w[1:2000]' --concurrency 200",
+    "<%= config.bin %> swarm join --manager mg0 'mg[1:2]'",
+    '<%= config.bin %> swarm join --retry-failed',
+  ]
+
+  static strict = false
+  static args = {
+    manager: Args.string({description: 'a manager of the swarm'}),
+    patterns: Args.string({description: "nodes to join ('w[1:2000]', 'node2,node3')"}),
+  }
+
+  static flags = {
+    manager: Flags.boolean({description: 'join the nodes as managers (default: workers)'}),
+    concurrency: Flags.integer({description: "nodes at once (default: the template's concurrency, 100)", min: 1}),
+    timeout: Flags.string({description: 'per-node time limit, connection included', default: '2m'}),
+    'retry-failed': Flags.boolean({description: 'join only the nodes that failed last time (kept in state.json)'}),
+    json: Flags.boolean({description: 'print JSON: {"manager", "joined", "already", "failed": [{"name", "error"}]}'}),
+  }
+
+  async run(): Promise<void> {
+    const {argv, flags} = await this.parse(SwarmJoin)
+    const cluster = this.resolveCluster(flags)
+    const timeoutMs = parseDuration(flags.timeout, '--timeout')
+    const args = argv as string[]
+    const record = cluster.state.read().failures[RECORD]
+    let managerName: string | undefined = args[0]
+    const patterns = args.slice(1)
+    let role: 'worker' | 'manager' = flags.manager ? 'manager' : 'worker'
+    let names: string[]
+    const provider = await providerFor(cluster)
+    if (flags['retry-failed']) {
+      const failed = record?.failed.map((f) => f.name) ?? []
+      if (failed.length === 0) {
+        info('nothing to retry: the last swarm join left no failures')
+        if (flags.json) printJson({manager: managerName ?? record?.context?.manager ?? null, joined: [], already: [], failed: []})
+        return
+      }
+      managerName ??= typeof record?.context?.manager === 'string' ? record.context.manager : undefined
+      if (!flags.manager && record?.context?.role === 'manager') role = 'manager'
+      const wanted = patterns.length ? new Set(expandPatterns(patterns)) : null
+      names = failed.filter((n) => !wanted || wanted.has(n))
+      if (names.length === 0) {
+        info(`none of the nodes that failed last time (${failed.length}) match ${patterns.join(' ')}`)
+        if (flags.json) printJson({manager: managerName ?? null, joined: [], already: [], failed: []})
+        return
+      }
+    } else {
+      if (!managerName) throw new UsageError("which manager? belt swarm join MANAGER 'NODES' (or --retry-failed)")
+      if (patterns.length === 0) throw new UsageError(`which nodes? belt swarm join ${managerName} 'node[2:4]'`)
+      names = expandPatterns(patterns, (n, p) => provider.validateName(n, p))
+    }
+    if (!managerName) throw new UsageError('which manager? the failure record names none: belt swarm join MANAGER --retry-failed')
+    const [managerEp] = await endpointsFor(cluster, [managerName], provider)
+    const targets = await endpointsFor(cluster, names, provider)
+    const concurrency = flags.concurrency ?? Number(cluster.settings.concurrency ?? 100)
+    const ssh = createSshContext(cluster, {onWarning: warn})
+
+    // The manager: one connection, one command for its state, its managers and the token.
+    let manager: ManagerFacts
+    let session
+    try {
+      session = await ssh.connect(managerEp)
+    } catch (err) {
+      printHostKeyWarnings(ssh.hostKeyProblems)
+      throw new PartialFailure(`cannot reach the manager ${managerName}: ${oneLine(err)}`)
+    }
+    try {
+      manager = await readManager(session, role)
+    } catch (err) {
+      if (err instanceof SwarmError && err.conflict) throw new UsageError(err.message)
+      throw new PartialFailure(`manager ${managerName}: ${oneLine(err)}`)
+    } finally {
+      session.close()
+    }
+    info(`joining ${targets.length} node${targets.length === 1 ? '' : 's'} as ${role}${targets.length === 1 ? '' : 's'} to the swarm of ${managerName} (${manager.address})`)
+
+    const progress = new FleetProgress({total: targets.length, outcomes: ['joined', 'already', 'failed'], label: 'swarm join'}).start()
+    const scope = onInterrupt()
+    let run
+    try {
+      run = await ssh.runFleet(targets, (s, signal) => joinNode(s, manager, signal), {
+        concurrency,
+        timeoutMs,
+        retries: 2,
+        jitterMs: Math.min(1000, targets.length * 5),
+        signal: scope.signal,
+        onResult: (r) => progress.record(r.name, r.ok ? r.value! : 'failed', r.error),
+      })
+    } finally {
+      scope.dispose()
+      await progress.stop()
+    }
+    printHostKeyWarnings(ssh.hostKeyProblems)
+
+    const rows: FleetRow[] = run.results.map((r) => ({name: r.name, outcome: r.ok ? r.value! : 'failed', error: r.error}))
+    const failed = rows.filter((r) => r.outcome === 'failed').sort(byName).map((r) => ({name: r.name, error: r.error ?? 'failed'}))
+    const toRecord = [...failed, ...run.notStarted.map((n) => ({name: n, error: 'not started (interrupted)'}))]
+    // Keep earlier failures this run did not retry (a pattern narrowed --retry-failed); replace the rest.
+    const attempted = new Set(names)
+    const kept = flags['retry-failed'] ? (record?.failed ?? []).filter((f) => !attempted.has(f.name)) : []
+    const remaining = [...kept, ...toRecord]
+    ensureClusterDir(cluster)
+    cluster.state.update((s) => {
+      if (remaining.length) s.failures[RECORD] = {at: new Date().toISOString(), context: {manager: managerName, role}, failed: remaining}
+      else delete s.failures[RECORD]
+    })
+
+    const names_ = (o: string) => rows.filter((r) => r.outcome === o).map((r) => r.name).sort((a, b) => a.localeCompare(b, 'en', {numeric: true}))
+    if (flags.json) {
+      printJson({manager: managerName, joined: names_('joined'), already: names_('already'), failed: toRecord})
+    } else {
+      out(fleetSummary(rows, ['joined', 'already', 'failed'], {notStarted: run.notStarted}))
+      if (toRecord.length) info(`retry the failed nodes with: belt swarm join --retry-failed`)
+    }
+    if (run.interrupted) throw new Interrupted(`interrupted: ${run.notStarted.length} node(s) not started (kept for --retry-failed)`)
+    if (failed.length) throw new PartialFailure(flags.json ? '' : `${failed.length} of ${targets.length} nodes failed to join`)
+  }
+}
