@@ -174,7 +174,9 @@ export async function prepareNodeDir(nl: NodeLayout, files: NodeFiles): Promise<
   const akDir = join(ssh, 'authorized_keys')
   mkdirSync(akDir, {recursive: true, mode: 0o755})
   for (const [user, keys] of Object.entries(files.authorized)) {
-    writeFileAtomic(join(akDir, user), [...new Set(keys)].join('\n') + '\n', 0o644)
+    // Keys someone added inside the host survive a restart.
+    const had = (readText(join(akDir, user)) ?? '').split('\n').map((l) => l.trim()).filter(Boolean)
+    writeFileAtomic(join(akDir, user), [...new Set([...had, ...keys])].join('\n') + '\n', 0o644)
   }
   const daemonJson = join(root, '/etc/docker/daemon.json')
   // No systemd inside: dockerd must use the cgroupfs driver. Kept if the user (or provisioning) changed the file.
