@@ -40,6 +40,10 @@ export class StateStore {
 
   read(): StateData {
     if (this.data) return this.data
+    return this.load()
+  }
+
+  private load(): StateData {
     if (!existsSync(this.path)) return (this.data = emptyState())
     try {
       const parsed = JSON.parse(readFileSync(this.path, 'utf8')) as Partial<StateData>
@@ -50,9 +54,12 @@ export class StateStore {
     return this.data
   }
 
-  /** Apply a change and write it out atomically. Synchronous, so concurrent callers in one process never interleave. */
+  /**
+   * Apply a change and write it out atomically. Synchronous, so callers in one process never interleave; the file is
+   * re-read first so a change made meanwhile by another belt process on the same cluster is kept, not overwritten.
+   */
   update(change: (s: StateData) => void): StateData {
-    const s = this.read()
+    const s = this.load()
     change(s)
     writeFileAtomic(this.path, JSON.stringify(s, null, 2) + '\n', 0o600)
     return s
