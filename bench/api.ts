@@ -7,6 +7,7 @@ import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {BELT_BIN} from './join.js'
 import {LatencyProxy} from './latency-proxy.js'
+import {running} from './measure.js'
 
 export interface ApiRun {
   api: 'digitalocean' | 'ec2'
@@ -38,6 +39,8 @@ interface Fake {
   url: string
   env: NodeJS.ProcessEnv
   size: string
+  /** `belt cluster update` arguments the driver needs. */
+  settings: string[]
   /** Arrival time of every request, and whether it was a create / list call; 429 replies. */
   requests(): {at: number; create: boolean; list: boolean; throttled: boolean}[]
   /** Nodes that exist (not deleted) and how many are active/running. */
@@ -47,7 +50,9 @@ interface Fake {
 
 function runBelt(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{code: number | null; stdout: string; stderr: string}> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BELT_BIN, ...args], {cwd, env, stdio: ['ignore', 'pipe', 'pipe']})
+    const c = spawn(process.execPath, [BELT_BIN, ...args], {cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true})
+    running.add(c.pid!)
+    c.on('exit', () => running.delete(c.pid!))
     let stdout = ''
     let stderr = ''
     c.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
@@ -71,6 +76,7 @@ async function digitalOceanFake(o: {latencyMs: number; activeAfterMs: number; cw
   return {
     url,
     size: '512mb',
+    settings: [],
     env: {BELT_DIR: join(o.cwd, '.belt'), DIGITALOCEAN_ACCESS_TOKEN: fake.token, DIGITALOCEAN_API_URL: url},
     requests: () =>
       fake.log.map((r) => ({at: r.at, create: r.method === 'POST' && r.route === '/v2/droplets', list: r.method === 'GET' && r.route === '/v2/droplets', throttled: r.status === 429})),
@@ -91,6 +97,8 @@ async function ec2Fake(o: {latencyMs: number; activeAfterMs: number; cwd: string
   return {
     url,
     size: 't3.micro',
+    // belt manages the security group; it needs the operator's address for SSH / Docker TLS.
+    settings: ['admin_cidr=203.0.113.7/32'],
     env: {BELT_DIR: join(o.cwd, '.belt'), AWS_ENDPOINT_URL_EC2: url, AWS_ACCESS_KEY_ID: 'AKIDBENCHFAKE', AWS_SECRET_ACCESS_KEY: 'bench-fake-secret', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true'},
     requests: () => proxy.requests.map((r) => ({at: r.at, create: r.action === 'RunInstances', list: r.action === 'DescribeInstances', throttled: r.status === 503 || r.status === 429})),
     count: () => {
@@ -135,12 +143,16 @@ async function oneApi(
   try {
     const nw = await runBelt(['cluster', 'new', `bench-${api}`, '--driver', api], env, cwd)
     if (nw.code !== 0) throw new Error(`belt cluster new: ${nw.stderr.trim()}`)
+    for (const kv of fake.settings) {
+      const up = await runBelt(['cluster', 'update', kv], env, cwd)
+      if (up.code !== 0) throw new Error(`belt cluster update ${kv}: ${up.stderr.trim()}`)
+    }
     opts.log(`api: belt create ${fake.size} 'node[1:${nodes}]' on ${api} (${opts.latencyMs} ms/request, ${opts.activeAfterMs / 1000} s to active) …`)
     const t0 = Date.now()
     const cr = await runBelt(['create', fake.size, `node[1:${nodes}]`, '--yes', '--json'], env, cwd)
     run.createWallS = (Date.now() - t0) / 1000
     run.exitCodes.push(cr.code)
-    if (cr.code !== 0) run.error = `belt create exited ${cr.code}: ${cr.stderr.trim().split('\n').slice(-2).join(' / ')}`
+    if (cr.code !== 0) throw new Error(`belt create exited ${cr.code}: ${cr.stderr.trim().split('\n').slice(-2).join(' / ')}`)
     const t1 = Date.now()
     const st = await runBelt(['status', '--wait', `active=${nodes}`, '--timeout', '15m'], env, cwd)
     run.waitWallS = (Date.now() - t1) / 1000
@@ -165,11 +177,15 @@ async function oneApi(
   return run
 }
 
-export async function runApi(opts: {quick: boolean; log: (l: string) => void; workDir: string}): Promise<ApiResult> {
+export async function runApi(opts: {quick: boolean; log: (l: string) => void; workDir: string; onRun?: (runs: ApiRun[]) => void}): Promise<ApiResult> {
   const latencyMs = 150
   const activeAfterMs = 30_000
   const runs: ApiRun[] = []
-  runs.push(await oneApi('digitalocean', opts.quick ? 200 : 2000, {latencyMs, activeAfterMs, workDir: opts.workDir, log: opts.log}))
-  runs.push(await oneApi('ec2', opts.quick ? 100 : 1000, {latencyMs, activeAfterMs, workDir: opts.workDir, log: opts.log}))
+  for (const [api, nodes] of [['digitalocean', opts.quick ? 200 : 2000], ['ec2', opts.quick ? 100 : 1000]] as const) {
+    const r = await oneApi(api, nodes, {latencyMs, activeAfterMs, workDir: opts.workDir, log: opts.log})
+    opts.log(`  ${api}: ${r.wallS.toFixed(1)} s, ${r.requests} requests, ${r.createCalls} creates, peak ${r.peakPerMinute}/60 s, ${r.active}/${nodes} active${r.error ? ' — ' + r.error : ''}`)
+    runs.push(r)
+    opts.onRun?.(runs)
+  }
   return {latencyMs, activeAfterS: activeAfterMs / 1000, runs}
 }

@@ -97,7 +97,7 @@ function baseEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {...env, ...extra}
 }
 
-export function tools(ctx: JoinBenchContext): {belt: (c: number) => JoinTool; peers: JoinTool[]} {
+export function tools(ctx: JoinBenchContext): {belt: (c: number) => JoinTool; peers: JoinTool[]; reference: JoinTool} {
   const sshArgs = ctx.fleet.sshArgs()
   const belt = (concurrency: number): JoinTool => ({
     name: 'belt swarm join',
@@ -148,7 +148,16 @@ export function tools(ctx: JoinBenchContext): {belt: (c: number) => JoinTool; pe
       }),
     }),
   }
-  return {belt, peers: [xargs, pssh, ansible]}
+  const ssh2Loop: JoinTool = {
+    name: 'ssh2 + p-limit (floor)',
+    concurrency: 100,
+    command: (n) => ({
+      cmd: process.execPath,
+      args: [join(ROOT, 'bench', 'ssh2-loop.mjs'), ctx.fleet.paths.clientKey, FLEET_USER, '100', ctx.hostsFile(n), ctx.remote],
+      env: baseEnv(),
+    }),
+  }
+  return {belt, peers: [xargs, pssh, ansible], reference: ssh2Loop}
 }
 
 function q(s: string): string {

@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   }
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
-      log(`${sig}: cleaning up the fleet`)
+      log(`${sig}: cleaning up${fleetUp ? " the fleet" : ""}`)
       cleanup()
       process.exit(sig === 'SIGINT' ? 130 : 143)
     })
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
       const hostsFile = prepareFiles({workDir}, opts.ns)
       const remote = await remoteJoinCommand()
       const ctx = {fleet, workDir, beltDir, hostsFile, remote: remote.command}
-      const {belt, peers} = tools(ctx)
+      const {belt, peers, reference} = tools(ctx)
       const rows: JoinRow[] = []
       const redacted = remote.command.replace(/SWMTKN-[\w-]+/g, 'SWMTKN-…redacted')
       process.stdout.write(
@@ -170,6 +170,7 @@ async function main(): Promise<void> {
       for (const n of opts.ns) {
         await run(belt(100), n)
         for (const p of peers) await run(p, n)
+        await run(reference, n)
       }
       if (maxN >= 1000) await run(belt(1000), maxN)
       process.stdout.write(table(head, rows.map(line)) + '\n')
@@ -177,6 +178,7 @@ async function main(): Promise<void> {
         '\nCPU = user + sys of the tool and every process it waited for (GNU time, getrusage RUSAGE_CHILDREN).\n' +
           'PEAK RSS: belt = its own max RSS; xargs/parallel-ssh/ansible = the peak of the summed RSS of the whole process tree\n' +
           '(the tool plus every concurrent ssh / fork), sampled from /proc every 100 ms (shared pages count once per process).\n' +
+          'ssh2 + p-limit (floor) = bench/ssh2-loop.mjs, the least an ssh2-based tool can do per host (reference, not a target).\n' +
           'FAILURES = hosts not joined exactly once according to the stand-in docker log (reset between tools).\n' +
           'FLEET MS/HOST = CPU the simulated hosts (sshd, sh, stand-in docker) used per host, on the same cores as the tool.\n\n',
       )
@@ -205,7 +207,15 @@ async function main(): Promise<void> {
     }
 
     if (opts.only.includes('api')) {
-      const api: ApiResult = await runApi({quick: opts.quick, log, workDir})
+      const api: ApiResult = await runApi({
+        quick: opts.quick,
+        log,
+        workDir,
+        onRun: (runs) => {
+          results.api = {partial: true, runs}
+          save()
+        },
+      })
       results.api = api
       process.stdout.write(`## api: belt create + status --wait against the fake APIs (${api.latencyMs} ms per request, ${api.activeAfterS} s to active)\n`)
       const head = ['API', 'NODES', 'WALL S', 'CREATE S', 'WAIT S', 'REQUESTS', 'CREATE CALLS', 'LIST CALLS', 'THROTTLED', 'PEAK REQ/60S', 'CREATED', 'ACTIVE', 'EXIT']
