@@ -298,7 +298,7 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
         const key = join(dir, `ssh_host_ed25519_key_${port}`)
         run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `belt-sshlab-host-${port}`, '-f', key])
         await startSshd(port, key, [])
-        ipt(['-t', 'nat', '-A', 'PREROUTING', '-d', address, '-p', 'tcp', '--dport', '22', '-j', 'REDIRECT', '--to-ports', String(port)])
+        ipt(['-t', 'nat', '-A', 'PREROUTING', '-d', address, '-p', 'tcp', '--dport', '22', '-j', 'DNAT', '--to-destination', `${address}:${port}`])
         return readFileSync(key + '.pub', 'utf8').trim()
       },
       nsExec: (cmd) => run('nsenter', [`--net=/run/netns/${ns}`, ...cmd]),
