@@ -120,9 +120,11 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
     const rows: FleetRow[] = run.results.map((r) => ({name: r.name, outcome: r.ok ? r.value! : 'failed', error: r.error}))
     const failed = rows.filter((r) => r.outcome === 'failed').sort(byName).map((r) => ({name: r.name, error: r.error ?? 'failed'}))
     const toRecord = [...failed, ...run.notStarted.map((n) => ({name: n, error: 'not started (interrupted)'}))]
-    // Keep earlier failures this run did not retry (a pattern narrowed --retry-failed); replace the rest.
+    // The record holds the nodes still outstanding for this manager: this run settles the nodes it attempted and
+    // keeps earlier failures it did not touch. A different manager or role starts a new record.
     const attempted = new Set(names)
-    const kept = flags['retry-failed'] ? (record?.failed ?? []).filter((f) => !attempted.has(f.name)) : []
+    const sameSwarm = record?.context?.manager === managerName && (record?.context?.role ?? 'worker') === role
+    const kept = sameSwarm ? (record?.failed ?? []).filter((f) => !attempted.has(f.name)) : []
     const remaining = [...kept, ...toRecord]
     ensureClusterDir(cluster)
     cluster.state.update((s) => {
