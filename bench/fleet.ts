@@ -13,6 +13,7 @@
 import {execFileSync, spawnSync} from 'node:child_process'
 import {chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {killTree} from './proc.js'
 
 export const NETNS = 'bb-fleet'
@@ -26,6 +27,7 @@ export const MANAGER_ADDRESS = '10.220.0.10'
 export const JOIN_TOKEN = 'SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-1awxwuwd3z9j1z3puu7rcgdbx'
 export const MANAGER_TOKEN = 'SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-7p73s1dx5in4tatdymyhg9hu2'
 export const CLUSTER_ID = 'k3bq1fu0mzdfxkbzrr7wfyb2a'
+export const MANAGER_NODE_ID = 'mgr0q8y4c2lq3yqgq7w1kyh2v'
 
 /** Worker i (1-based) → 10.220.(1 + ⌊(i-1)/250⌋).(1 + (i-1) mod 250): room for 63,000 workers. */
 export function workerAddress(i: number): string {
@@ -70,87 +72,21 @@ function tryRun(cmd: string, args: string[]): void {
   spawnSync(cmd, args, {stdio: 'ignore'})
 }
 
-/**
- * The stand-in `docker`. POSIX sh using only builtins on the hot path (dash forks nothing for `case`, `${%%}`,
- * `printf`, redirections), so the fleet's per-host cost stays close to a real `docker` client's. It answers:
- *  - `docker info [--format TEMPLATE]`: a node that is inactive until it joined (the manager is always active);
- *    the template's `{{.Swarm.X}}` / `{{json .Swarm}}` fields are filled in, other text kept;
- *  - `docker swarm join-token [-q] worker|manager` (manager only);
- *  - `docker swarm join [--token T] ADDR`: refuses a node already in a swarm (as docker does), else sleeps
- *    BB_JOIN_LATENCY seconds, appends the node's address to the join log, prints docker's message;
- *  - anything else: exit 0 silently (recorded in the misc log for the bench to show).
- */
+/** The stand-in `docker` (bench/standin-docker.sh) with this fleet's values filled in. */
 function standInDocker(p: FleetPaths, latency: number): string {
-  return `#!/bin/sh
-# bench stand-in for docker (written by bench/fleet.ts; the address comes from sshd's SSH_CONNECTION)
-S='${p.state}'
-LAT='${latency}'
-MGR='${MANAGER_ADDRESS}'
-me=\${SSH_CONNECTION#* * }; me=\${me%% *}
-[ -n "$me" ] || me=unknown
-if [ "$me" = "$MGR" ]; then st=active; nid=mgr0nodeid00000000000000; ctl=true; cid='${CLUSTER_ID}'; naddr=$MGR
-elif [ -e "$S/joined/$me" ]; then st=active; nid="node-$me"; ctl=false; cid='${CLUSTER_ID}'; naddr=$me
-else st=inactive; nid=; ctl=false; cid=; naddr=; fi
-
-sub() { # R = $1 with every $2 replaced by $3 (builtins only)
-  R=; _s=$1
-  while :; do
-    case "$_s" in
-      *"$2"*) R=$R\${_s%%"$2"*}$3; _s=\${_s#*"$2"} ;;
-      *) R=$R$_s; return ;;
-    esac
-  done
-}
-render() { # fill a docker info --format template
-  R=$1
-  case "$R" in *'{{'*) ;; *) return ;; esac
-  sw="{\\"NodeID\\":\\"$nid\\",\\"NodeAddr\\":\\"$naddr\\",\\"LocalNodeState\\":\\"$st\\",\\"ControlAvailable\\":$ctl,\\"Error\\":\\"\\",\\"RemoteManagers\\":null,\\"Cluster\\":{\\"ID\\":\\"$cid\\"}}"
-  for f in '{{json .Swarm}}' '{{ json .Swarm }}'; do sub "$R" "$f" "$sw"; done
-  for pair in "LocalNodeState=$st" "NodeID=$nid" "NodeAddr=$naddr" "ControlAvailable=$ctl" "Cluster.ID=$cid" "Error="; do
-    k=\${pair%%=*}; v=\${pair#*=}
-    sub "$R" "{{.Swarm.$k}}" "$v"; sub "$R" "{{ .Swarm.$k }}" "$v"
-    sub "$R" "{{json .Swarm.$k}}" "\\"$v\\""
-  done
-  sub "$R" '{{.ServerVersion}}' '24.0.9'; sub "$R" '{{ .ServerVersion }}' '24.0.9'
-  sub "$R" '{{.Name}}' "$me"; sub "$R" '{{.ID}}' "$nid"
+  const values: Record<string, string> = {
+    STATE: p.state,
+    LATENCY: String(latency),
+    MANAGER: MANAGER_ADDRESS,
+    TOKEN_W: JOIN_TOKEN,
+    TOKEN_M: MANAGER_TOKEN,
+    CLUSTER_ID,
+    MANAGER_NODE_ID,
+  }
+  return readFileSync(STAND_IN, 'utf8').replace(/@([A-Z_]+)@/g, (m, k: string) => (k in values ? `'${values[k]}'` : m))
 }
 
-case "$1" in
-  info)
-    fmt=
-    while [ $# -gt 0 ]; do
-      case "$1" in
-        --format=*|-f=*) fmt=\${1#*=} ;;
-        --format|-f) shift; fmt=$1 ;;
-      esac
-      shift
-    done
-    if [ -n "$fmt" ]; then render "$fmt"; printf '%s\\n' "$R"; else printf 'Swarm: %s\\n NodeID: %s\\n' "$st" "$nid"; fi
-    exit 0 ;;
-  swarm)
-    case "$2" in
-      join-token)
-        role=worker; q=
-        for a in "$@"; do case "$a" in -q|--quiet) q=1 ;; worker|manager) role=$a ;; esac; done
-        if [ "$me" != "$MGR" ]; then echo 'Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.' >&2; exit 1; fi
-        if [ "$role" = manager ]; then t='${MANAGER_TOKEN}'; else t='${JOIN_TOKEN}'; fi
-        if [ -n "$q" ]; then printf '%s\\n' "$t"; else printf 'To add a %s to this swarm, run the following command:\\n\\n    docker swarm join --token %s %s:2377\\n\\n' "$role" "$t" "$MGR"; fi
-        exit 0 ;;
-      join)
-        if [ "$st" = active ]; then echo 'Error response from daemon: This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.' >&2; exit 1; fi
-        case " $* " in *" ${JOIN_TOKEN} "*|*" --token=${JOIN_TOKEN} "*|*" ${MANAGER_TOKEN} "*|*" --token=${MANAGER_TOKEN} "*) ;;
-          *) echo 'Error response from daemon: invalid join token' >&2; exit 1 ;; esac
-        sleep "$LAT"
-        printf '%s\\n' "$me" >> "$S/joins.log"
-        : > "$S/joined/$me"
-        echo 'This node joined a swarm as a worker.'
-        exit 0 ;;
-    esac ;;
-esac
-printf '%s %s\\n' "$me" "$*" >> "$S/misc.log"
-exit 0
-`
-}
+const STAND_IN = fileURLToPath(new URL('./standin-docker.sh', import.meta.url))
 
 export interface FleetOptions {
   /** Number of worker addresses (w1..wN); the manager mg0 is extra. */

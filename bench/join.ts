@@ -3,7 +3,7 @@
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {stringify} from 'yaml'
-import {Fleet, FLEET_USER, JOIN_TOKEN, MANAGER_ADDRESS, CLUSTER_ID, workerAddress} from './fleet.js'
+import {Fleet, FLEET_USER, JOIN_TOKEN, MANAGER_ADDRESS, MANAGER_NODE_ID, workerAddress} from './fleet.js'
 import {measure, Measured} from './measure.js'
 import {descendants} from './proc.js'
 import {readFileSync} from 'node:fs'
@@ -39,26 +39,20 @@ export interface JoinTool {
 }
 
 /**
- * The remote command every tool sends to a worker: belt's own (check + join in one command) when
- * src/docker/swarm.ts can build it, so the peers do exactly the same work per host.
+ * The remote command every tool sends to a worker: belt's own (src/docker/swarm.ts joinCommand — look, then join,
+ * in one command). Belt passes the join token on the command's stdin; the peers get it inline instead (`t=TOKEN`
+ * in place of the line that reads stdin), as an operator would write it for xargs — otherwise the same string.
  */
-export async function remoteJoinCommand(): Promise<{command: string; source: string}> {
-  try {
-    const modPath = '../src/docker/swarm.js' // not typed: it may not exist yet
-    const swarm: Record<string, unknown> = await import(modPath)
-    const build = swarm.joinCommand ?? swarm.buildJoinCommand ?? swarm.swarmJoinCommand
-    if (typeof build === 'function') {
-      const cmd = await build({token: JOIN_TOKEN, manager: `${MANAGER_ADDRESS}:2377`, managerAddress: MANAGER_ADDRESS, clusterId: CLUSTER_ID, role: 'worker', user: FLEET_USER})
-      if (typeof cmd === 'string') return {command: cmd, source: 'src/docker/swarm.ts'}
-    }
-  } catch {
-    // not there yet: fall back to the equivalent check-and-join
-  }
-  const script =
-    `s=$(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Cluster.ID}}') || exit 1; ` +
-    `case "$s" in "inactive "*) docker swarm join --token ${JOIN_TOKEN} ${MANAGER_ADDRESS}:2377 ;; ` +
-    `"active ${CLUSTER_ID}") echo already ;; *) echo "in another swarm: $s" >&2; exit 3 ;; esac`
-  return {command: script, source: 'bench fallback (check + join in one command)'}
+export async function remoteJoinCommand(): Promise<{belt: string; peers: string; source: string}> {
+  const modPath = '../src/docker/swarm.js' // not typed: the bench must still load while it is being written
+  const swarm: Record<string, unknown> = await import(modPath)
+  if (typeof swarm.joinCommand !== 'function') throw new Error('src/docker/swarm.ts has no joinCommand(address, managerIds)')
+  const belt = (swarm.joinCommand as (a: string, ids: string[]) => string)(`${MANAGER_ADDRESS}:2377`, [MANAGER_NODE_ID])
+  const lines = belt.split('\n')
+  const read = lines.findIndex((l) => /^IFS= read -r t\b/.test(l))
+  if (read < 0) throw new Error('joinCommand no longer reads the token with `IFS= read -r t`: update bench/join.ts')
+  lines[read] = `t=${JOIN_TOKEN}`
+  return {belt, peers: lines.join('\n'), source: 'src/docker/swarm.ts joinCommand'}
 }
 
 export interface JoinBenchContext {
@@ -66,7 +60,10 @@ export interface JoinBenchContext {
   workDir: string
   beltDir: string
   hostsFile: (n: number) => string
+  /** The peers' remote command (token inline). */
   remote: string
+  /** Belt's remote command (token on stdin), for the ssh2 loop row. */
+  beltRemote: string
 }
 
 /** A generic-driver cluster listing mg0 + w1..wMAX, as an operator of existing machines would write it. */
@@ -149,11 +146,11 @@ export function tools(ctx: JoinBenchContext): {belt: (c: number) => JoinTool; pe
     }),
   }
   const ssh2Loop: JoinTool = {
-    name: 'ssh2 + p-limit (floor)',
+    name: 'ssh2 + p-limit loop',
     concurrency: 100,
     command: (n) => ({
       cmd: process.execPath,
-      args: [join(ROOT, 'bench', 'ssh2-loop.mjs'), ctx.fleet.paths.clientKey, FLEET_USER, '100', ctx.hostsFile(n), ctx.remote],
+      args: [join(ROOT, 'bench', 'ssh2-loop.mjs'), ctx.fleet.paths.clientKey, FLEET_USER, '100', ctx.hostsFile(n), ctx.beltRemote, JOIN_TOKEN + '\n'],
       env: baseEnv(),
     }),
   }

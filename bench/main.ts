@@ -146,15 +146,17 @@ async function main(): Promise<void> {
       writeBeltCluster(beltDir, maxN, fleet.paths.clientKey)
       const hostsFile = prepareFiles({workDir}, opts.ns)
       const remote = await remoteJoinCommand()
-      const ctx = {fleet, workDir, beltDir, hostsFile, remote: remote.command}
+      const ctx = {fleet, workDir, beltDir, hostsFile, remote: remote.peers, beltRemote: remote.belt}
       const {belt, peers, reference} = tools(ctx)
       const rows: JoinRow[] = []
-      const redacted = remote.command.replace(/SWMTKN-[\w-]+/g, 'SWMTKN-…redacted')
+      const redacted = remote.peers.replace(/SWMTKN-[\w-]+/g, 'SWMTKN-…redacted')
       process.stdout.write(
         `## join: one real sshd answering on ${maxN} + 1 addresses, stand-in docker with ${opts.joinLatency} s join latency\n` +
           `OpenSSH peers: -o KexAlgorithms=curve25519-sha256 (the comparison is about orchestration, not post-quantum kex),\n` +
           `StrictHostKeyChecking=no + UserKnownHostsFile=/dev/null; belt: strict_host_key_checking: no (no host-key files on either side).\n` +
-          `Remote command (${remote.source}), the same string for every tool:\n  ${redacted}\n\n`,
+          `Remote command (${remote.source}), one connection and one exec per host; belt (and the ssh2 loop) send the join token\n` +
+          `on stdin, the OpenSSH peers inline as the first line instead of \`IFS= read -r t …\` — otherwise the same string:\n` +
+          redacted.split('\n').map((l) => '  ' + l).join('\n') + '\n\n',
       )
       const head = ['TOOL', 'N', 'CONC', 'WALL S', 'HOSTS/S', 'CPU S', 'CPU MS/HOST', 'PEAK RSS MB', 'PROCS', 'FAILURES', 'FLEET MS/HOST']
       const line = (r: JoinRow) => [r.tool, r.n, r.concurrency, f1(r.wallS), f0(r.hostsPerS), f1(r.cpuS), f1(r.cpuMsPerHost), f0(r.peakRssMB), r.peakProcs, r.failures, f1(r.serverCpuMsPerHost)]
@@ -178,7 +180,7 @@ async function main(): Promise<void> {
         '\nCPU = user + sys of the tool and every process it waited for (GNU time, getrusage RUSAGE_CHILDREN).\n' +
           'PEAK RSS: belt = its own max RSS; xargs/parallel-ssh/ansible = the peak of the summed RSS of the whole process tree\n' +
           '(the tool plus every concurrent ssh / fork), sampled from /proc every 100 ms (shared pages count once per process).\n' +
-          'ssh2 + p-limit (floor) = bench/ssh2-loop.mjs, the least an ssh2-based tool can do per host (reference, not a target).\n' +
+          'ssh2 + p-limit loop = bench/ssh2-loop.mjs: key parsed once, one connection + one exec per host, nothing else (reference, not a target).\n' +
           'FAILURES = hosts not joined exactly once according to the stand-in docker log (reset between tools).\n' +
           'FLEET MS/HOST = CPU the simulated hosts (sshd, sh, stand-in docker) used per host, on the same cores as the tool.\n\n',
       )

@@ -2,12 +2,12 @@
 // a p-limit pool, one connection and one exec per host, no host-key bookkeeping, no output kept beyond a line.
 // Not a product: it shows how close belt's own per-host CPU is to the floor of its stack.
 // Plain JavaScript so it runs on bare node (no TypeScript loader in the measured CPU).
-//   node bench/ssh2-loop.mjs KEY USER CONCURRENCY HOSTS_FILE COMMAND
+//   node bench/ssh2-loop.mjs KEY USER CONCURRENCY HOSTS_FILE COMMAND [STDIN]   (STDIN is written to each command)
 import {readFileSync} from 'node:fs'
 import pLimit from 'p-limit'
 import ssh2 from 'ssh2'
 
-const [keyPath, user, conc, hostsFile, command] = process.argv.slice(2)
+const [keyPath, user, conc, hostsFile, command, stdin] = process.argv.slice(2)
 const privateKey = ssh2.utils.parseKey(readFileSync(keyPath))
 if (privateKey instanceof Error) throw privateKey
 const hosts = readFileSync(hostsFile, 'utf8').split('\n').filter(Boolean)
@@ -29,6 +29,7 @@ function one(host) {
         stream.on('data', () => {})
         stream.stderr.on('data', () => {})
         stream.on('close', (code) => done(code === 0))
+        stream.end(stdin ?? '')
       })
     })
     let tried = false
