@@ -8,7 +8,7 @@ import {DOCKER_TLS_PORT} from '../docker/engine-api.js'
 import {clusterTlsPaths} from '../docker/tls.js'
 import {existsSync} from 'node:fs'
 import {shellJoin} from '../ssh/quote.js'
-import {out} from '../ui/output.js'
+import {info, out} from '../ui/output.js'
 
 export type EnvShell = 'bash' | 'fish' | 'powershell'
 const SHELLS = ['bash', 'zsh', 'sh', 'fish', 'powershell', 'pwsh'] as const
@@ -35,7 +35,7 @@ export default class Env extends BeltCommand {
     const cluster = this.resolveCluster(flags)
     if (flags.unset) {
       for (const line of unsetLines(shell)) out(line)
-      out(hint(shell, ['--unset'], flags))
+      info(hint(shell, ['--unset'], flags))
       return
     }
     const node = args.node ?? cluster.state.read().active_node
@@ -54,7 +54,7 @@ export default class Env extends BeltCommand {
       ['BELT_NODE', node],
     ]
     for (const [k, v] of values) out(setLine(shell, k, v))
-    out(hint(shell, args.node ? [args.node] : [], flags))
+    info(hint(shell, args.node ? [args.node] : [], flags))
   }
 }
 
@@ -87,7 +87,7 @@ export function unsetLines(shell: EnvShell): string[] {
   }
 }
 
-/** The hint is a comment, so it is harmless where the output is evaluated (as docker-machine prints it). */
+/** The eval hint goes to stderr (CONTRACT §4: stdout is results only), so `eval "$(belt env)"` sees only the variables. */
 function hint(shell: EnvShell, extra: string[], flags: {cluster?: string; config?: string}): string {
   const selection = flags.config ? ['--config', flags.config] : flags.cluster ? ['--cluster', flags.cluster] : []
   const args = shellJoin(['env', ...extra, ...selection])
