@@ -200,7 +200,8 @@ export async function runJoin(ctx: JoinBenchContext, tool: JoinTool, n: number):
     if (c >= 1) joined++
     if (c > 1) duplicates++
   }
-  const strays = [...joins.keys()].filter((a) => !/^10\.220\.(\d+)\.(\d+)$/.test(a) || a === MANAGER_ADDRESS).length
+  const targets = new Set(Array.from({length: n}, (_, i) => workerAddress(i + 1)))
+  const strays = [...joins.keys()].filter((a) => !targets.has(a)).length
   const row: JoinRow = {
     tool: tool.name,
     n,

@@ -22,23 +22,28 @@ interface Options {
   ns: number[]
   only: Section[]
   joinLatency: number
-  keep: boolean
+  /** Join-section tools to run (default all). */
+  tools: ToolKey[]
 }
+
+const TOOL_KEYS = ['belt', 'xargs', 'pssh', 'ansible', 'ssh2'] as const
+type ToolKey = (typeof TOOL_KEYS)[number]
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`)
   process.stderr.write(
-    'usage: npm run bench -- [--quick] [--only join|api|tls|startup[,...]] [--n 100,500,2000] [--join-latency 0.3]\n' +
+    'usage: npm run bench -- [--quick] [--only join|api|tls|startup[,...]] [--n 100,500,2000] [--join-latency 0.3] [--tools ...]\n' +
       '  --quick          N=100 only for the join section, fewer droplets/instances (development)\n' +
       '  --only LIST      run only these sections\n' +
       '  --n LIST         fleet sizes for the join section (default 100,500,2000)\n' +
-      '  --join-latency S seconds the stand-in docker sleeps on `swarm join` (default 0.3)\n',
+      '  --join-latency S seconds the stand-in docker sleeps on `swarm join` (default 0.3)\n' +
+      '  --tools LIST     join-section tools: belt,xargs,pssh,ansible,ssh2 (default all; for development)\n',
   )
   process.exit(msg ? 2 : 0)
 }
 
 function parseArgs(argv: string[]): Options & {quick: boolean} {
-  const o = {ns: [100, 500, 2000], only: [...SECTIONS], joinLatency: 0.3, keep: false, quick: false}
+  const o = {ns: [100, 500, 2000], only: [...SECTIONS], joinLatency: 0.3, tools: [...TOOL_KEYS] as ToolKey[], quick: false}
   let nGiven = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
@@ -57,6 +62,10 @@ function parseArgs(argv: string[]): Options & {quick: boolean} {
       o.ns = val().split(',').map(Number)
       if (o.ns.some((n) => !Number.isInteger(n) || n < 1 || n > 60000)) usage('--n takes whole numbers 1..60000')
       nGiven = true
+    } else if (a.startsWith('--tools')) {
+      const list = val().split(',') as ToolKey[]
+      for (const t of list) if (!TOOL_KEYS.includes(t)) usage(`unknown tool '${t}' (${TOOL_KEYS.join(', ')})`)
+      o.tools = list
     } else if (a.startsWith('--join-latency')) {
       o.joinLatency = Number(val())
       if (!(o.joinLatency >= 0)) usage('--join-latency takes seconds')
@@ -169,12 +178,14 @@ async function main(): Promise<void> {
         save()
         return row
       }
+      const want = (k: ToolKey) => opts.tools.includes(k)
+      const peerKeys: ToolKey[] = ['xargs', 'pssh', 'ansible']
       for (const n of opts.ns) {
-        await run(belt(100), n)
-        for (const p of peers) await run(p, n)
-        await run(reference, n)
+        if (want('belt')) await run(belt(100), n)
+        for (const [i, p] of peers.entries()) if (want(peerKeys[i])) await run(p, n)
+        if (want('ssh2')) await run(reference, n)
       }
-      if (maxN >= 1000) await run(belt(1000), maxN)
+      if (maxN >= 1000 && want('belt')) await run(belt(1000), maxN)
       process.stdout.write(table(head, rows.map(line)) + '\n')
       process.stdout.write(
         '\nCPU = user + sys of the tool and every process it waited for (GNU time, getrusage RUSAGE_CHILDREN).\n' +

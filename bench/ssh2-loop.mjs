@@ -1,6 +1,6 @@
 // Reference row for the join bench: the least an ssh2-based orchestrator can do per host — the key parsed once,
 // a p-limit pool, one connection and one exec per host, no host-key bookkeeping, no output kept beyond a line.
-// Not a product: it shows how close belt's own per-host CPU is to the floor of its stack.
+// Not a product: it shows how close belt's own per-host CPU is to what its stack costs with nothing else around it.
 // Plain JavaScript so it runs on bare node (no TypeScript loader in the measured CPU).
 //   node bench/ssh2-loop.mjs KEY USER CONCURRENCY HOSTS_FILE COMMAND [STDIN]   (STDIN is written to each command)
 import {readFileSync} from 'node:fs'
