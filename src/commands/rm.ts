@@ -6,6 +6,8 @@ import {onInterrupt} from '../core/interrupt.js'
 import {providerFor} from '../providers/index.js'
 import {info, warn} from '../ui/output.js'
 import {confirm} from '../ui/prompt.js'
+import {KnownHosts} from '../ssh/known-hosts.js'
+import {join} from 'node:path'
 import {shorten} from './create.js'
 
 export default class Rm extends BeltCommand {
@@ -31,6 +33,10 @@ export default class Rm extends BeltCommand {
       const ok = await confirm(`remove ${what}?`, '--force')
       if (!ok) throw new UsageError('cancelled; nothing was removed')
     }
+    // Where each node was reached, so its host key can be forgotten once it is gone: a node made again at the same
+    // address (local hosts, recycled cloud IPs) has a new host key and would otherwise be refused as "changed".
+    const targets = flags.all ? (await provider.list()).map((n) => n.name) : names
+    const reached = targets.length ? (await provider.endpoints(targets)).found : []
     const scope = onInterrupt()
     let r
     try {
@@ -38,6 +44,9 @@ export default class Rm extends BeltCommand {
     } finally {
       scope.dispose()
     }
+    const removed = new Set(r.removed)
+    const knownHosts = new KnownHosts(join(cluster.dir, 'known_hosts'))
+    for (const e of reached) if (removed.has(e.name) && e.host) knownHosts.forget(e.host, e.port)
     info(`removed ${r.removed.length}${r.failed.length ? `, failed ${r.failed.length}` : ''}`)
     for (const f of r.failed) warn(`${f.name}: ${f.error}`)
     if (r.interrupted) throw new Interrupted()
