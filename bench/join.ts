@@ -22,6 +22,8 @@ export interface JoinRow {
   /** belt: its own max RSS; process-per-host tools: the peak summed RSS of the tool's process tree. */
   peakRssMB: number
   maxSingleRssMB: number
+  /** Peak summed PSS of the tool's process tree (sampled once a second; short runs may miss the peak). */
+  peakPssMB: number
   peakProcs: number
   /** CPU the simulated fleet (sshd, shells, stand-in docker) spent per host: it shares the machine's cores. */
   serverCpuMsPerHost: number
@@ -212,6 +214,7 @@ export async function runJoin(ctx: JoinBenchContext, tool: JoinTool, n: number):
     cpuMsPerHost: (m.cpuS * 1000) / n,
     peakRssMB: (tool.name.startsWith('belt') ? m.maxRssBytes : m.peakTreeRssBytes) / 2 ** 20,
     maxSingleRssMB: m.maxRssBytes / 2 ** 20,
+    peakPssMB: m.peakTreePssBytes / 2 ** 20,
     peakProcs: m.peakProcs,
     serverCpuMsPerHost: (serverCpuS * 1000) / n,
     joined,

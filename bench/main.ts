@@ -167,8 +167,10 @@ async function main(): Promise<void> {
           `on stdin, the OpenSSH peers inline as the first line instead of \`IFS= read -r t …\` — otherwise the same string:\n` +
           redacted.split('\n').map((l) => '  ' + l).join('\n') + '\n\n',
       )
-      const head = ['TOOL', 'N', 'CONC', 'WALL S', 'HOSTS/S', 'CPU S', 'CPU MS/HOST', 'PEAK RSS MB', 'PROCS', 'FAILURES', 'FLEET MS/HOST']
-      const line = (r: JoinRow) => [r.tool, r.n, r.concurrency, f1(r.wallS), f0(r.hostsPerS), f1(r.cpuS), f1(r.cpuMsPerHost), f0(r.peakRssMB), r.peakProcs, r.failures, f1(r.serverCpuMsPerHost)]
+      const head = ['TOOL', 'N', 'CONC', 'WALL S', 'HOSTS/S', 'CPU S', 'CPU MS/HOST', 'PEAK RSS MB', 'PEAK PSS MB', 'PROCS', 'FAILURES', 'FLEET MS/HOST']
+      const line = (r: JoinRow) => [
+        r.tool, r.n, r.concurrency, f1(r.wallS), f0(r.hostsPerS), f1(r.cpuS), f1(r.cpuMsPerHost), f0(r.peakRssMB), r.peakPssMB > 0 ? f0(r.peakPssMB) : '-', r.peakProcs, r.failures, f1(r.serverCpuMsPerHost),
+      ]
       const run = async (tool: ReturnType<typeof belt>, n: number) => {
         log(`${tool.name} N=${n} concurrency ${tool.concurrency} …`)
         const {row} = await runJoin(ctx, tool, n)
@@ -191,6 +193,7 @@ async function main(): Promise<void> {
         '\nCPU = user + sys of the tool and every process it waited for (GNU time, getrusage RUSAGE_CHILDREN).\n' +
           'PEAK RSS: belt = its own max RSS; xargs/parallel-ssh/ansible = the peak of the summed RSS of the whole process tree\n' +
           '(the tool plus every concurrent ssh / fork), sampled from /proc every 100 ms (shared pages count once per process).\n' +
+          'PEAK PSS: the same tree summed as PSS (shared pages split between their sharers: what it really occupies), sampled once a second.\n' +
           'ssh2 + p-limit loop = bench/ssh2-loop.mjs: key parsed once, one connection + one exec per host, nothing else (reference, not a target).\n' +
           'FAILURES = hosts not joined exactly once according to the stand-in docker log (reset between tools).\n' +
           'FLEET MS/HOST = CPU the simulated hosts (sshd, sh, stand-in docker) used per host, on the same cores as the tool.\n\n',
@@ -277,6 +280,9 @@ async function main(): Promise<void> {
       save()
     }
 
+    const loadEnd = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+    results.loadAvgAtEnd = loadEnd
+    process.stdout.write(`load average at end: ${loadEnd}\n\n`)
     process.stdout.write('## targets\n')
     process.stdout.write(table(['TARGET', 'MEASURED', 'RESULT'], targets.map((t) => [t.target, t.value, t.pass === null ? 'not run' : t.pass ? 'pass' : 'MISS'])) + '\n')
     save()

@@ -77,12 +77,26 @@ export function descendantsFromChildren(root: number): number[] {
   return out
 }
 
-/** Sum of RSS over a process tree, and how many processes it had. */
-export function treeRss(root: number): {bytes: number; procs: number} {
+/** Proportional set size in bytes (smaps_rollup): shared pages divided among the processes sharing them. */
+export function pssBytes(pid: number): number {
+  try {
+    const m = /\nPss:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'))
+    return m ? Number(m[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+/** Sum of RSS (and, when asked, of PSS) over a process tree, and how many processes it had. */
+export function treeRss(root: number, withPss = false): {bytes: number; pss: number; procs: number} {
   const pids = descendantsFromChildren(root)
   let bytes = 0
-  for (const p of pids) bytes += rssBytes(p)
-  return {bytes, procs: pids.length}
+  let pss = 0
+  for (const p of pids) {
+    bytes += rssBytes(p)
+    if (withPss) pss += pssBytes(p)
+  }
+  return {bytes, pss, procs: pids.length}
 }
 
 /** Kill `root` and its descendants by pid (children first), with `signal`. */
