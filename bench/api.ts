@@ -21,6 +21,8 @@ export interface ApiRun {
   /** Replies refusing the call for rate (429 / RequestLimitExceeded). */
   throttled: number
   peakPerMinute: number
+  /** Requests per call ("POST /v2/droplets", "RunInstances", ...). */
+  byCall: Record<string, number>
   created: number
   active: number
   exitCodes: (number | null)[]
@@ -41,8 +43,8 @@ interface Fake {
   size: string
   /** `belt cluster update` arguments the driver needs. */
   settings: string[]
-  /** Arrival time of every request, and whether it was a create / list call; 429 replies. */
-  requests(): {at: number; create: boolean; list: boolean; throttled: boolean}[]
+  /** Arrival time of every request, what it was ("POST /v2/droplets", "RunInstances"), create / list call, 429. */
+  requests(): {at: number; what: string; create: boolean; list: boolean; throttled: boolean}[]
   /** Nodes that exist (not deleted) and how many are active/running. */
   count(): {live: number; active: number}
   stop(): Promise<void>
@@ -79,7 +81,7 @@ async function digitalOceanFake(o: {latencyMs: number; activeAfterMs: number; cw
     settings: [],
     env: {BELT_DIR: join(o.cwd, '.belt'), DIGITALOCEAN_ACCESS_TOKEN: fake.token, DIGITALOCEAN_API_URL: url},
     requests: () =>
-      fake.log.map((r) => ({at: r.at, create: r.method === 'POST' && r.route === '/v2/droplets', list: r.method === 'GET' && r.route === '/v2/droplets', throttled: r.status === 429})),
+      fake.log.map((r) => ({at: r.at, what: `${r.method} ${r.route}`, create: r.method === 'POST' && r.route === '/v2/droplets', list: r.method === 'GET' && r.route === '/v2/droplets', throttled: r.status === 429})),
     count: () => {
       const list = fake.list()
       return {live: list.length, active: list.filter((d) => d.status === 'active').length}
@@ -100,7 +102,7 @@ async function ec2Fake(o: {latencyMs: number; activeAfterMs: number; cwd: string
     // belt manages the security group; it needs the operator's address for SSH / Docker TLS.
     settings: ['admin_cidr=203.0.113.7/32'],
     env: {BELT_DIR: join(o.cwd, '.belt'), AWS_ENDPOINT_URL_EC2: url, AWS_ACCESS_KEY_ID: 'AKIDBENCHFAKE', AWS_SECRET_ACCESS_KEY: 'bench-fake-secret', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true'},
-    requests: () => proxy.requests.map((r) => ({at: r.at, create: r.action === 'RunInstances', list: r.action === 'DescribeInstances', throttled: r.status === 503 || r.status === 429})),
+    requests: () => proxy.requests.map((r) => ({at: r.at, what: r.action ?? `${r.method} ${r.path}`, create: r.action === 'RunInstances', list: r.action === 'DescribeInstances', throttled: r.status === 503 || r.status === 429})),
     count: () => {
       const live = fake.live()
       return {live: live.length, active: live.filter((i) => fake.state(i) === 'running').length}
@@ -129,7 +131,7 @@ async function oneApi(
   nodes: number,
   opts: {latencyMs: number; activeAfterMs: number; workDir: string; log: (l: string) => void},
 ): Promise<ApiRun> {
-  const run: ApiRun = {api, nodes, wallS: NaN, createWallS: NaN, waitWallS: NaN, requests: 0, createCalls: 0, listCalls: 0, throttled: 0, peakPerMinute: 0, created: 0, active: 0, exitCodes: []}
+  const run: ApiRun = {api, nodes, wallS: NaN, createWallS: NaN, waitWallS: NaN, requests: 0, createCalls: 0, listCalls: 0, throttled: 0, peakPerMinute: 0, byCall: {}, created: 0, active: 0, exitCodes: []}
   const cwd = join(opts.workDir, `api-${api}`)
   mkdirSync(cwd, {recursive: true})
   let fake: Fake
@@ -172,6 +174,7 @@ async function oneApi(
     run.listCalls = reqs.filter((r) => r.list).length
     run.throttled = reqs.filter((r) => r.throttled).length
     run.peakPerMinute = peakInWindow(reqs.map((r) => r.at))
+    for (const r of reqs) run.byCall[r.what] = (run.byCall[r.what] ?? 0) + 1
     await fake.stop()
   }
   return run
