@@ -46,7 +46,8 @@ export class FleetProgress {
 
   constructor(private readonly opts: FleetProgressOptions) {
     this.stream = opts.stream ?? process.stderr
-    this.plain = opts.plain ?? !this.stream.isTTY
+    // A terminal that reports no width (e.g. under `script`) would wrap the live line one character per row.
+    this.plain = opts.plain ?? !(this.stream.isTTY && (this.stream.columns ?? 0) >= 20)
     this.failure = opts.failure ?? 'failed'
     for (const o of opts.outcomes) this.counts.set(o, 0)
   }

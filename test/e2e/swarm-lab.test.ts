@@ -3,13 +3,16 @@
 // failure record and --retry-failed, --manager, and the join token never leaving the manager's session.
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
 import {mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {belt, scratchDir} from '../lib/cli.js'
+import {BELT, belt, cleanEnv, scratchDir} from '../lib/cli.js'
 import {startSshLab, type SshLab} from '../lib/sshlab.js'
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false
 const N = 40
+/** Hosts s0..s19 for the Ctrl-C and terminal tests. */
+const SPARE = 20
 
 let lab: SshLab
 let cwd: string
@@ -18,7 +21,7 @@ const transcript: string[] = []
 
 before(async () => {
   if (skip) return
-  lab = await startSshLab({hosts: N})
+  lab = await startSshLab({hosts: N + SPARE})
   ;({dir: cwd, cleanup} = scratchDir('belt-swarm-lab-'))
   mkdirSync(join(cwd, '.belt', 'lab'), {recursive: true})
   writeFileSync(join(cwd, '.belt', 'active'), 'lab\n')
@@ -28,6 +31,7 @@ before(async () => {
     `  ssh_key: ${lab.keyPath}`,
     '  hosts:',
     ...lab.hosts.map((a, i) => `    n${i}: ${a}`),
+    ...Array.from({length: SPARE}, (_, i) => `    s${i}: ${lab.hosts[N + i]}`),
     `    gone: ${lab.unassigned(1)[0]}`,
     '',
   ].join('\n'))
@@ -114,6 +118,47 @@ test('--manager joins as managers; a worker is refused as the manager to join th
   const unknown = await run(['swarm', 'join', 'n0', 'nope[1:2]'])
   assert.equal(unknown.code, 2)
   assert.match(unknown.stderr, /^belt: unknown nodes nope1, nope2 in cluster 'lab'/)
+})
+
+test('Ctrl-C: no new nodes start, in-flight joins finish, summary, exit 130; the rest is kept for --retry-failed', {skip}, async () => {
+  lab.setJoinLatency(1)
+  let stderr = ''
+  let interrupted = false
+  const r = await belt(['swarm', 'join', 'n0', `s[0:${SPARE - 1}]`, '--concurrency', '2'], {
+    cwd,
+    timeoutMs: 120_000,
+    onSpawn: (child) => child.stderr!.on('data', (d) => {
+      stderr += d
+      if (!interrupted && /^s\d+: joined$/m.test(stderr)) {
+        interrupted = true
+        child.kill('SIGINT')
+      }
+    }),
+  })
+  transcript.push(r.stdout, r.stderr)
+  lab.setJoinLatency(0)
+  assert.equal(r.code, 130, r.stderr)
+  assert.match(r.stderr, /interrupted: finishing what is in flight/)
+  const joined = Number(/^joined\s+(\d+)/m.exec(r.stdout)?.[1])
+  const notStarted = Number(/^not started\s+(\d+)/m.exec(r.stdout)?.[1])
+  assert.ok(joined >= 1 && joined <= 4, r.stdout)
+  assert.equal(joined + notStarted, SPARE, r.stdout)
+  const state = JSON.parse(readFileSync(join(cwd, '.belt', 'lab', 'state.json'), 'utf8'))
+  const kept = state.failures['swarm join'].failed as {name: string; error: string}[]
+  assert.equal(kept.filter((f) => f.error === 'not started (interrupted)').length, notStarted)
+  const retry = await run(['swarm', 'join', 'n0', 's[0:19]', '--retry-failed'])
+  assert.equal(retry.code, 0, retry.stderr)
+  assert.match(retry.stdout, new RegExp(`^joined\\s+${notStarted}\\s`, 'm'))
+})
+
+test('on a terminal, progress is one live line', {skip}, () => {
+  const r = spawnSync('script', ['-qec', `stty cols 100 rows 30; ${process.execPath} ${BELT} swarm join n0 's[0:${SPARE - 1}]'`, '/dev/null'], {cwd, env: cleanEnv(), encoding: 'utf8', timeout: 60_000})
+  transcript.push(r.stdout)
+  assert.equal(r.status, 0, r.stdout)
+  assert.match(r.stdout, /\u001b\[/, 'terminal control sequences')
+  assert.match(r.stdout, /swarm join: joined 0\/20 · already 20 · \d+ s/)
+  assert.doesNotMatch(r.stdout, /^s\d+: already/m, 'no per-node lines on a terminal')
+  assert.match(r.stdout, /already\s+20\s+s\[0:19\]/)
 })
 
 test('the join token appears nowhere: outputs, state.json, known_hosts', {skip}, () => {

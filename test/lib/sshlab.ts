@@ -46,6 +46,8 @@ export interface SshLab {
   stateDir: string
   /** Lines of joins.log: "address manager-address role". */
   joins(): string[]
+  /** Change the stand-in `docker swarm join` latency (seconds) from now on. */
+  setJoinLatency(seconds: number): void
   /** Start a second sshd with a different host key and redirect this address's port 22 to it. */
   changeHostKey(address: string): Promise<string>
   /** Run a command inside the lab's network namespace (as root on the machine). */
@@ -219,7 +221,8 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
     writeFileSync(join(dir, 'etc/group'), group.join('\n') + '\n', {mode: 0o644})
     writeFileSync(join(dir, 'sudoers.d/belt-lab'), 'Defaults env_keep += "SSH_CONNECTION"\nbeltop ALL=(ALL:ALL) NOPASSWD: ALL\n', {mode: 0o440})
     writeFileSync(join(dir, 'bin/docker'),
-      readFileSync(STANDIN, 'utf8').replace('@STATE@', stateDir).replace('@LATENCY@', String(opts.joinLatency ?? 0)), {mode: 0o755})
+      readFileSync(STANDIN, 'utf8').replace('@STATE@', stateDir).replace(/@LATENCYFILE@/g, join(dir, 'latency')), {mode: 0o755})
+    writeFileSync(join(dir, 'latency'), `${opts.joinLatency ?? 0}\n`)
 
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'belt-sshlab-client', '-f', join(dir, 'id_ed25519')])
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'belt-sshlab-host', '-f', join(dir, 'ssh_host_ed25519_key')])
@@ -293,6 +296,7 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
         const f = join(stateDir, 'joins.log')
         return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : []
       },
+      setJoinLatency: (seconds) => writeFileSync(join(dir, 'latency'), `${seconds}\n`),
       changeHostKey: async (address) => {
         const port = extraPort++
         const key = join(dir, `ssh_host_ed25519_key_${port}`)

@@ -4,7 +4,8 @@
 # swarm init / join / join-token / leave) and answers anything else by printing its argv, one `<arg>` per line.
 # Written for dash: no forks on the common path, so the lab's CPU goes to sshd, not to this script.
 LAB_STATE=@STATE@
-LATENCY=@LATENCY@
+LATENCY=0
+[ -r @LATENCYFILE@ ] && read -r LATENCY < @LATENCYFILE@
 set -f
 
 _ip() { IP=$3; }
