@@ -60,7 +60,7 @@ export class Credentials {
 
   constructor(opts: CredentialOptions = {}) {
     this.env = opts.env ?? process.env
-    this.home = opts.home ?? homedir()
+    this.home = opts.home ?? this.env.HOME ?? homedir()
     this.cwd = opts.cwd ?? process.cwd()
     const sock = this.env.SSH_AUTH_SOCK
     this.agent = sock && existsSync(sock) ? new CachedAgent(sock) : null

@@ -41,7 +41,7 @@ function cluster(settings: Record<string, unknown> = {}): Cluster {
   const dir = join(work, '.belt', name)
   mkdirSync(dir, {recursive: true})
   const block = {ssh_key: lab.keyPath, ...settings}
-  const yaml = `driver: generic\ngeneric:\n${Object.entries(block).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}\n`).join('')}`
+  const yaml = `driver: generic\ngeneric:\n${Object.entries(block).filter(([, v]) => v !== undefined).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}\n`).join('')}`
   writeFileSync(join(dir, 'config.yml'), yaml)
   return loadClusterAt(name, dir, join(dir, 'config.yml'))
 }
@@ -200,6 +200,22 @@ test('an encrypted key needs BELT_SSH_PASSPHRASE; per-host keys are used', {skip
   assert.match(refused.results[0].error!, /permission denied \(publickey\).*tried .*other_ed25519/)
   const perHost = await ctx.runFleet([{...ep(5), keyPath: lab.keyPath}], task, {concurrency: 1})
   assert.equal(perHost.results[0].value, lab.hosts[5], perHost.results[0].error)
+})
+
+test('the SSH agent comes first, and is asked for its keys once per run', {skip}, async (t) => {
+  const sock = join(work, 'agent.sock')
+  const out = execFileSync('ssh-agent', ['-a', sock], {encoding: 'utf8'})
+  const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(out)?.[1])
+  t.after(() => { try { process.kill(pid) } catch {} })
+  execFileSync('ssh-add', ['-q', lab.keyPath], {env: {...process.env, SSH_AUTH_SOCK: sock}, stdio: 'ignore'})
+  // No key file anywhere: only the agent can log in.
+  const c = cluster({ssh_key: undefined})
+  const ctx = new BeltSshContext(c, {env: {SSH_AUTH_SOCK: sock, HOME: work}})
+  assert.equal(ctx.credentials.keys.length, 0)
+  const run = await ctx.runFleet([ep(8), ep(9), ep(10)], async (s) => (await s.exec('docker lab-ip')).stdout.trim(), {concurrency: 3})
+  assert.deepEqual(run.results.map((r) => r.value).sort(), [lab.hosts[8], lab.hosts[9], lab.hosts[10]].sort(), JSON.stringify(run.results))
+  const none = await new BeltSshContext(c, {env: {HOME: work}}).runFleet([ep(8)], async () => 1, {concurrency: 1})
+  assert.match(none.results[0].error!, /permission denied \(publickey\) for root@\S+; tried no keys/)
 })
 
 test('non-root users: sudo -n for root commands, and a clear error without passwordless sudo', {skip}, async () => {
