@@ -139,13 +139,18 @@ export class KnownHosts {
 
   /** Remove every line naming host:port (plain or hashed); returns how many were removed. */
   forget(host: string, port: number): number {
-    if (!existsSync(this.path)) return 0
-    const token = hostToken(host, port)
+    return this.forgetMany([{host, port}])
+  }
+
+  /** forget() for many hosts in one read and one write (e.g. after removing 2,000 nodes). */
+  forgetMany(targets: readonly {host: string; port: number}[]): number {
+    if (!existsSync(this.path) || targets.length === 0) return 0
+    const tokens = new Set(targets.map((t) => hostToken(t.host, t.port)))
     const lines = readFileSync(this.path, 'utf8').split('\n')
     let removed = 0
     const kept: string[] = []
     for (const line of lines) {
-      if (lineNames(line, token)) {
+      if (lineNamesAny(line, tokens)) {
         removed++
         continue
       }
@@ -159,7 +164,7 @@ export class KnownHosts {
   }
 }
 
-function lineNames(line: string, token: string): boolean {
+function lineNamesAny(line: string, tokens: Set<string>): boolean {
   const raw = line.trim()
   if (!raw || raw.startsWith('#')) return false
   const fields = raw.split(/\s+/)
@@ -168,9 +173,12 @@ function lineNames(line: string, token: string): boolean {
   if (hosts.startsWith('|1|')) {
     const [, , salt, hash] = hosts.split('|')
     if (!salt || !hash) return false
-    return createHmac('sha1', Buffer.from(salt, 'base64')).update(token).digest().equals(Buffer.from(hash, 'base64'))
+    const s = Buffer.from(salt, 'base64')
+    const h = Buffer.from(hash, 'base64')
+    for (const token of tokens) if (createHmac('sha1', s).update(token).digest().equals(h)) return true
+    return false
   }
-  return hosts.split(',').includes(token)
+  return hosts.split(',').some((h) => tokens.has(h))
 }
 
 function matchesPatterns(token: string, patterns: string[]): boolean {

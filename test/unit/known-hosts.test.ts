@@ -96,3 +96,16 @@ test('helpers: host token, key type, fingerprint as OpenSSH prints it', () => {
   assert.equal(keyType(k), 'ssh-ed25519')
   assert.match(fingerprint(k), /^SHA256:[A-Za-z0-9+/]{43}$/)
 })
+
+test('forgetMany removes many hosts in one pass', (t) => {
+  const dir = scratch(t)
+  const path = join(dir, 'known_hosts')
+  const kh = new KnownHosts(path)
+  const k = blob()
+  for (let i = 0; i < 2000; i++) kh.add(`10.0.${i >> 8}.${i & 255}`, 22, k)
+  const targets = Array.from({length: 1500}, (_, i) => ({host: `10.0.${i >> 8}.${i & 255}`, port: 22}))
+  assert.equal(kh.forgetMany(targets), 1500)
+  assert.equal(readFileSync(path, 'utf8').trim().split('\n').length, 500)
+  assert.equal(kh.check('10.0.0.1', 22, k).status, 'unknown')
+  assert.equal(kh.check('10.0.7.207', 22, k).status, 'match')
+})
