@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {parsePassthrough} from '../argv.js'
 import {BeltCommand} from '../base-command.js'
 import {Interrupted, PartialFailure, UsageError} from '../core/errors.js'
@@ -34,6 +34,7 @@ When ssh_user is not root, docker runs through sudo -n.`
 
   // belt parses its leading flags itself (argv.ts): oclif must not touch docker's.
   static strict = false
+  static args = {docker: Args.string({description: 'the docker command and its arguments, passed through untouched'})}
   static flags = {
     host: Flags.string({description: "node names or patterns to run on ('mg0', 'w[1:9]', 'mg0,w[1:3]'); default: the active node"}),
     json: Flags.boolean({description: 'print JSON: {"ok", "already", "failed", "results": [{"name", "exit_code", "stdout", "stderr"}]}'}),

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {BeltCommand} from '../../base-command.js'
 import {ensureClusterDir} from '../../core/config/cluster.js'
 import {PartialFailure, UsageError} from '../../core/errors.js'
-import {initSwarm, managerAddress, SwarmError} from '../../docker/swarm.js'
+import {initCommand, initSwarm, managerAddress, SwarmError} from '../../docker/swarm.js'
 import {createSshContext} from '../../ssh/context.js'
 import {oneLine} from '../../ssh/fleet.js'
 import {activeNodeName, endpointsFor} from '../../ssh/targets.js'
@@ -25,10 +25,15 @@ Advertises the node's private address when the provider knows one, else its publ
     'advertise-addr': Flags.string({description: 'address other nodes reach the manager on (default: private, else public address)'}),
     drain: Flags.boolean({description: 'set the manager to drain so tasks run only on workers (a Swarm2k lesson for big swarms)'}),
     json: Flags.boolean({description: 'print JSON: {"manager", "address", "node_id", "already", "drained"}'}),
+    'print-command': Flags.boolean({description: 'print the remote command and run nothing'}),
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(SwarmInit)
+    if (flags['print-command']) {
+      out(initCommand({advertiseAddr: flags['advertise-addr'] ?? 'ADVERTISE-ADDRESS', drain: flags.drain}))
+      return
+    }
     const cluster = this.resolveCluster(flags)
     const name = args.node ?? activeNodeName(cluster, 'name the node: belt swarm init NODE')
     const [ep] = await endpointsFor(cluster, [name])

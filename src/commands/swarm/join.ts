@@ -5,7 +5,7 @@ import {Interrupted, PartialFailure, UsageError} from '../../core/errors.js'
 import {parseDuration} from '../../core/duration.js'
 import {onInterrupt} from '../../core/interrupt.js'
 import {expandPatterns} from '../../core/range.js'
-import {joinNode, readManager, SwarmError, type ManagerFacts} from '../../docker/swarm.js'
+import {joinCommand, joinNode, readManager, readManagerCommand, SwarmError, type ManagerFacts} from '../../docker/swarm.js'
 import {providerFor} from '../../providers/index.js'
 import {createSshContext} from '../../ssh/context.js'
 import {oneLine} from '../../ssh/fleet.js'
@@ -40,10 +40,22 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
     timeout: Flags.string({description: 'per-node time limit, connection included', default: '2m'}),
     'retry-failed': Flags.boolean({description: 'join only the nodes that failed last time (kept in state.json)'}),
     json: Flags.boolean({description: 'print JSON: {"manager", "joined", "already", "failed": [{"name", "error"}]}'}),
+    'print-command': Flags.boolean({description: 'print the remote commands (on the manager, then on each node) and run nothing'}),
   }
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(SwarmJoin)
+    if (flags['print-command']) {
+      const role = flags.manager ? 'manager' : 'worker'
+      out(`# on the manager (one command: its swarm state, its managers, the ${role} join token)`)
+      out(readManagerCommand(role))
+      out()
+      out('# on each node (one command; the token arrives on stdin, never on a command line)')
+      out(joinCommand('MANAGER-ADDRESS:2377', ['MANAGER-NODE-ID']))
+      out()
+      out("# when ssh_user is not root, each runs as: sudo -n sh -c '...'")
+      return
+    }
     const cluster = this.resolveCluster(flags)
     const timeoutMs = parseDuration(flags.timeout, '--timeout')
     const args = argv as string[]
