@@ -3,8 +3,8 @@
 // join latency on `docker swarm join` and logs each join by the address sshd was reached on ($SSH_CONNECTION's
 // server address). Names: netns/veth prefix `bb-`, subnet 10.220.0.0/16.
 // The login is root, as on a fresh droplet (so belt adds no `sudo -n`), but with /bin/sh as its shell: sshd runs in
-// its own mount namespace where /etc/passwd is a copy with root's shell changed (the machine's file is untouched),
-// and the stand-in is bind-mounted over /usr/bin/docker there too, in case a command names it by path.
+// its own mount namespace where /etc is a copy with root's shell changed (the machine's /etc is untouched), and the
+// stand-in is bind-mounted over /usr/bin/docker there too, in case a command names it by path.
 //
 //   root netns  bb-h0 10.220.0.1 ──veth── bb-f0 10.220.0.2 + 10.220.0.10 (mg0) + 10.220.1.1 … (w1 …)  netns bb-fleet
 //
@@ -112,8 +112,14 @@ export class Fleet {
     log(`fleet: ${opts.workers} worker addresses + manager in netns ${NETNS} (10.220.0.0/16), one sshd`)
     for (const d of [p.dir, p.bin, p.state, p.joined, join(p.dir, 'client'), join(p.dir, 'hostkey')]) mkdirSync(d, {recursive: true})
     chmodSync(p.dir, 0o755)
-    const passwd = readFileSync('/etc/passwd', 'utf8').replace(/^root:([^:\n]*:0:0:[^:\n]*:[^:\n]*):[^:\n]*$/m, 'root:$1:/bin/sh')
-    writeFileSync(join(p.dir, 'passwd'), passwd, {mode: 0o644})
+    // The fleet's own /etc: a copy with root's shell set to /bin/sh, bind-mounted over /etc in sshd's mount namespace.
+    // Not a bind mount of /etc/passwd alone: useradd & co. replace /etc/passwd by rename, and the kernel then detaches
+    // a file bind-mounted over it in other namespaces — root would silently get bash (and its ~/.bashrc) back.
+    const etc = join(p.dir, 'etc')
+    run('cp', ['-a', '/etc', etc])
+    const passwd = readFileSync(join(etc, 'passwd'), 'utf8').replace(/^root:([^:\n]*:0:0:[^:\n]*:[^:\n]*):[^:\n]*$/m, 'root:$1:/bin/sh')
+    if (!/^root:[^\n]*:\/bin\/sh$/m.test(passwd)) throw new Error('cannot set root\'s shell to /bin/sh in the fleet\'s copy of /etc/passwd')
+    writeFileSync(join(etc, 'passwd'), passwd, {mode: 0o644})
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bb-bench-client', '-f', p.clientKey])
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bb-bench-host', '-f', p.hostKey])
     writeFileSync(p.authorizedKeys, readFileSync(p.clientKey + '.pub'), {mode: 0o644})
@@ -169,7 +175,7 @@ export class Fleet {
       ].join('\n'),
     )
     mkdirSync('/run/sshd', {recursive: true, mode: 0o755})
-    const mounts = [`mount --bind ${join(p.dir, 'passwd')} /etc/passwd`, ...['/usr/bin/docker', '/usr/local/bin/docker'].filter(existsSync).map((d) => `mount --bind ${join(p.bin, 'docker')} ${d}`)]
+    const mounts = [`mount --bind ${join(p.dir, 'etc')} /etc`, ...['/usr/bin/docker', '/usr/local/bin/docker'].filter(existsSync).map((d) => `mount --bind ${join(p.bin, 'docker')} ${d}`)]
     const script = `set -e; ${mounts.join('; ')}; exec /usr/sbin/sshd -r -f ${p.sshdConfig} -E ${p.sshdLog}`
     run('nsenter', [`--net=/run/netns/${NETNS}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script])
     f.waitListening()
@@ -184,6 +190,13 @@ export class Fleet {
       spawnSync('sleep', ['0.1'])
     }
     throw new Error(`fleet sshd did not answer on ${MANAGER_ADDRESS}; see ${this.paths.sshdLog}`)
+  }
+
+  /** Throw unless a session on the fleet runs dash as the login shell (bash would read root's ~/.bashrc per host). */
+  checkShell(): void {
+    const r = spawnSync('ssh', [...this.sshArgs(), `${FLEET_USER}@${MANAGER_ADDRESS}`, 'readlink /proc/$$/exe'], {encoding: 'utf8'})
+    const shell = r.stdout.trim()
+    if (!/\/dash$/.test(shell)) throw new Error(`the fleet's login shell is '${shell || r.stderr.trim()}', not /bin/sh (dash): figures would be wrong`)
   }
 
   /** OpenSSH options every OpenSSH-based peer uses (no host-key bookkeeping; curve25519 key exchange). */

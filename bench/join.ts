@@ -186,6 +186,7 @@ export async function fleetQuiet(fleet: Fleet, timeoutMs = 60_000): Promise<void
 
 export async function runJoin(ctx: JoinBenchContext, tool: JoinTool, n: number): Promise<{row: JoinRow; m: Measured; outputPath: string}> {
   await fleetQuiet(ctx.fleet)
+  ctx.fleet.checkShell()
   ctx.fleet.resetJoins()
   const server0 = ctx.fleet.serverCpuS()
   const {cmd, args, env} = tool.command(n)
@@ -193,6 +194,7 @@ export async function runJoin(ctx: JoinBenchContext, tool: JoinTool, n: number):
   const outputPath = join(ctx.workDir, `${slug}-${n}-c${tool.concurrency}.out`)
   const m = await measure(cmd, args, {env, cwd: ctx.workDir, outputPath, timeoutMs: 30 * 60_000})
   await fleetQuiet(ctx.fleet)
+  ctx.fleet.checkShell()
   const serverCpuS = ctx.fleet.serverCpuS() - server0
   const joins = ctx.fleet.joins()
   let joined = 0
