@@ -13,8 +13,8 @@ import type {ExecResult} from '../ssh/types.js'
 import {LinePrefixer, printHostKeyWarnings} from '../ui/fleet.js'
 import {byName, printJson, warn} from '../ui/output.js'
 
-/** Per-host output kept for --json (stdout and stderr each). */
-const JSON_OUTPUT_BYTES = 64 * 1024
+/** Per-host output kept for --json (stdout and stderr each); less per host for big fleets so memory stays bounded. */
+const jsonOutputBytes = (hosts: number) => (hosts > 200 ? 16 * 1024 : 64 * 1024)
 
 export default class Docker extends BeltCommand {
   static description = `Run a docker command on nodes over SSH (the active node by default)
@@ -76,7 +76,7 @@ When ssh_user is not root, docker runs through sudo -n.`
     let run
     try {
       run = await ssh.runFleet(endpoints, async (session, signal): Promise<ExecResult> => {
-        if (flags.json) return session.exec(command, {sudo: true, signal, maxOutputBytes: JSON_OUTPUT_BYTES})
+        if (flags.json) return session.exec(command, {sudo: true, signal, maxOutputBytes: jsonOutputBytes(endpoints.length)})
         const out = new LinePrefixer(`${session.endpoint.name}: `, process.stdout)
         const err = new LinePrefixer(`${session.endpoint.name}: `, process.stderr)
         try {
