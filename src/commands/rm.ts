@@ -45,8 +45,7 @@ export default class Rm extends BeltCommand {
       scope.dispose()
     }
     const removed = new Set(r.removed)
-    const knownHosts = new KnownHosts(join(cluster.dir, 'known_hosts'))
-    for (const e of reached) if (removed.has(e.name) && e.host) knownHosts.forget(e.host, e.port)
+    new KnownHosts(join(cluster.dir, 'known_hosts')).forgetMany(reached.filter((e) => removed.has(e.name) && e.host))
     info(`removed ${r.removed.length}${r.failed.length ? `, failed ${r.failed.length}` : ''}`)
     for (const f of r.failed) warn(`${f.name}: ${f.error}`)
     if (r.interrupted) throw new Interrupted()
