@@ -5,7 +5,6 @@
 //     every 10 % or 15 s.
 // Summaries go to stdout: outcome counts with compressed name lists ('w[1:1000],w[1004:2000]') and a failure table.
 import {Writable} from 'node:stream'
-import {Listr, ProcessOutput} from 'listr2'
 import {byName, table} from './output.js'
 import {hostKeyWarning, type HostKeyProblem} from '../ssh/session.js'
 
@@ -67,9 +66,10 @@ export class FleetProgress {
   start(): this {
     if (this.plain || this.opts.total === 0) return this
     const done = new Promise<void>((resolve) => { this.finish = resolve })
-    const list = new Listr([{
+    // listr2 is loaded only for a terminal: plain runs (scripts, CI, benchmarks) do not pay for it.
+    this.listr = import('listr2').then(({Listr, ProcessOutput}) => new Listr([{
       title: this.line(),
-      task: async (_ctx, task) => {
+      task: async (_ctx: unknown, task: {title: string}) => {
         this.title = (t) => { task.title = t }
         await done
         task.title = this.line()
@@ -79,8 +79,7 @@ export class FleetProgress {
       registerSignalListeners: false,
       exitOnError: false,
       rendererOptions: {processOutput: new ProcessOutput(this.stream, this.stream)} as never,
-    })
-    this.listr = list.run().catch(() => undefined)
+    }).run()).catch(() => undefined)
     this.timer = setInterval(() => this.title?.(this.line()), 250)
     return this
   }
