@@ -121,6 +121,8 @@ export function openSession(endpoint: SshEndpoint, s: SessionSettings, opts: {ti
     client.on('error', (err: Error & {level?: string; code?: string}) => {
       if (settled) return
       debug('%s: %s (%s)', endpoint.name, err.message, err.level)
+      // ssh2 reports a failing agent (or a key it could not sign with) and goes on with the next key: not fatal.
+      if (err.level === 'agent' || (err.level === 'client-authentication' && /sign/i.test(err.message))) return
       if (hostKeyProblem) return fail(new SshConnectError(hostKeyMessage(hostKeyProblem), 'hostkey', false, hostKeyProblem))
       if (err.level === 'client-socket' || err.code) return fail(socketFailure(err as NodeJS.ErrnoException, where))
       if (err.level === 'client-timeout') {
