@@ -3,8 +3,8 @@
 // state. Runs as root; changes nothing outside what it creates:
 //   - network namespace bs-lab<S> + veth bs-lab<S>h/bs-lab<S>n; addresses 10.215.<32*S>.0/19 on the namespace's lo,
 //     routed through the veth (one neighbour entry however many hosts);
-//   - sshd in its own mount namespace where /etc/passwd, /etc/shadow, /etc/group, /etc/sudoers.d and docker are
-//     bind-mounted from the lab folder: root logs in with /bin/sh, `beltop` has passwordless sudo, `beltnosudo` none.
+//   - sshd in its own mount namespace where /etc (a copy) and docker are bind-mounted from the lab folder: root logs
+//     in with /bin/sh, `beltop` has passwordless sudo, `beltnosudo` none.
 // Slots S = 0..7 let several test files run at once; a slot whose owner died is cleaned up and reused.
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
 import {chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync} from 'node:fs'
@@ -201,25 +201,27 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
     const stateDir = join(dir, 'state')
     mkdirSync(stateDir)
     chmodSync(stateDir, 0o1777)
-    mkdirSync(join(dir, 'etc'))
-    mkdirSync(join(dir, 'sudoers.d'))
+    // The lab's own /etc: a copy, bind-mounted over /etc in sshd's mount namespace. Not bind mounts of single files:
+    // useradd & co. replace /etc/passwd by rename, and the kernel then detaches a file mounted over it in other
+    // namespaces (another test adding a user would silently give the lab the machine's users and root's bash back).
+    run('cp', ['-a', '/etc', join(dir, 'etc')])
     mkdirSync(join(dir, 'bin'))
     for (const u of ['beltop', 'beltnosudo']) mkdirSync(join(dir, 'home', u), {recursive: true})
 
     // Users: root with /bin/sh (fast logins, stand-in on the default PATH), one sudoer, one without sudo.
-    const passwd = readFileSync('/etc/passwd', 'utf8').split('\n').filter(Boolean)
+    const passwd = readFileSync(join(dir, 'etc/passwd'), 'utf8').split('\n').filter(Boolean)
       .map((l) => (l.startsWith('root:') ? l.replace(/:[^:]*$/, ':/bin/sh') : l))
       .filter((l) => !/^belt(op|nosudo):/.test(l))
     passwd.push(`beltop:x:4201:4201::${dir}/home/beltop:/bin/sh`, `beltnosudo:x:4202:4202::${dir}/home/beltnosudo:/bin/sh`)
     writeFileSync(join(dir, 'etc/passwd'), passwd.join('\n') + '\n', {mode: 0o644})
-    const shadow = readFileSync('/etc/shadow', 'utf8').split('\n').filter(Boolean)
+    const shadow = readFileSync(join(dir, 'etc/shadow'), 'utf8').split('\n').filter(Boolean)
       .map((l) => (l.startsWith('root:') ? l.replace(/^root:[^:]*:/, 'root:*:') : l))
     shadow.push('beltop:*:19000:0:99999:7:::', 'beltnosudo:*:19000:0:99999:7:::')
     writeFileSync(join(dir, 'etc/shadow'), shadow.join('\n') + '\n', {mode: 0o640})
-    const group = readFileSync('/etc/group', 'utf8').split('\n').filter(Boolean)
+    const group = readFileSync(join(dir, 'etc/group'), 'utf8').split('\n').filter(Boolean)
     group.push('beltop:x:4201:', 'beltnosudo:x:4202:')
     writeFileSync(join(dir, 'etc/group'), group.join('\n') + '\n', {mode: 0o644})
-    writeFileSync(join(dir, 'sudoers.d/belt-lab'), 'Defaults env_keep += "SSH_CONNECTION"\nbeltop ALL=(ALL:ALL) NOPASSWD: ALL\n', {mode: 0o440})
+    writeFileSync(join(dir, 'etc/sudoers.d/belt-lab'), 'Defaults env_keep += "SSH_CONNECTION"\nbeltop ALL=(ALL:ALL) NOPASSWD: ALL\n', {mode: 0o440})
     writeFileSync(join(dir, 'bin/docker'),
       readFileSync(STANDIN, 'utf8').replace('@STATE@', stateDir).replace(/@LATENCYFILE@/g, join(dir, 'latency')), {mode: 0o755})
     writeFileSync(join(dir, 'latency'), `${opts.joinLatency ?? 0}\n`)
@@ -261,10 +263,7 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
       const logPath = join(dir, `sshd-${port}.log`)
       const logFd = openSync(logPath, 'a')
       const mounts = [
-        `mount --bind ${dir}/etc/passwd /etc/passwd`,
-        `mount --bind ${dir}/etc/shadow /etc/shadow`,
-        `mount --bind ${dir}/etc/group /etc/group`,
-        `mount --bind ${dir}/sudoers.d /etc/sudoers.d`,
+        `mount --bind ${dir}/etc /etc`,
         ...['/usr/bin/docker', '/usr/local/bin/docker'].filter(existsSync).map((p) => `mount --bind ${dir}/bin/docker ${p}`),
       ]
       const script = `set -e; ${mounts.join('; ')}; mkdir -p /run/sshd; exec /usr/sbin/sshd -D -e -f ${cfg}`
@@ -278,6 +277,13 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
     }
 
     await startSshd(22, join(dir, 'ssh_host_ed25519_key'), (opts.refuseKeyAt ?? []).map((i) => hosts[i]))
+    // Root must log in with dash (bash would read the machine's ~/.bashrc on every login and skew every figure).
+    const probe = opts.refuseKeyAt?.includes(0) || opts.rejectTcpAt?.includes(0) || opts.dropTcpAt?.includes(0) ? null : hosts[0]
+    if (probe) {
+      const shell = run('ssh', ['-i', join(dir, 'id_ed25519'), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+        '-o', 'LogLevel=ERROR', `root@${probe}`, 'readlink /proc/$$/exe']).trim()
+      if (!shell.endsWith('/dash')) throw new Error(`sshlab: root's login shell is '${shell}', not dash`)
+    }
     const hostPublicKey = readFileSync(join(dir, 'ssh_host_ed25519_key.pub'), 'utf8').trim()
     let extraPort = 2222
 
