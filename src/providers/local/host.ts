@@ -161,6 +161,7 @@ export async function prepareNodeDir(nl: NodeLayout, files: NodeFiles): Promise<
   const root = join(nl.dir, 'root')
   for (const d of OWN_DIRS) mkdirSync(join(root, d), {recursive: true, mode: 0o755})
   chmodSync(join(root, '/var/lib/docker'), 0o710)
+  chmodSync(join(root, '/root'), 0o700)
   const ssh = join(root, '/etc/ssh')
   for (const type of ['ed25519', 'ecdsa']) {
     const key = join(ssh, `ssh_host_${type}_key`)

@@ -7,7 +7,9 @@ import {UsageError} from '../../core/errors.js'
 /** Every local host's own files live under here (bind-mounted into its mount namespace). */
 export const LOCAL_ROOT = '/var/lib/belt-local'
 /** Host folders each local host gets its own copy of (bind mounts of <node>/root/<path>). */
-export const OWN_DIRS = ['/etc/docker', '/var/lib/docker', '/etc/systemd/system', '/etc/ssh', '/etc/sysctl.d', '/var/log'] as const
+// /root too: a real host has its own root home, and the machine's root shell startup files (here pyenv's) would
+// otherwise run, slowly and with shared locks, in every root SSH command on every local host.
+export const OWN_DIRS = ['/etc/docker', '/var/lib/docker', '/etc/systemd/system', '/etc/ssh', '/etc/sysctl.d', '/var/log', '/root'] as const
 /** Host files each local host gets its own copy of. */
 export const OWN_FILES = ['/etc/hosts', '/etc/hostname'] as const
 
