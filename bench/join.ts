@@ -192,7 +192,7 @@ export async function runJoin(ctx: JoinBenchContext, tool: JoinTool, n: number):
   const {cmd, args, env} = tool.command(n)
   const slug = tool.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()
   const outputPath = join(ctx.workDir, `${slug}-${n}-c${tool.concurrency}.out`)
-  const m = await measure(cmd, args, {env, cwd: ctx.workDir, outputPath, timeoutMs: 30 * 60_000})
+  const m = await measure(cmd, args, {env, cwd: ctx.workDir, outputPath, timeoutMs: 15 * 60_000})
   await fleetQuiet(ctx.fleet)
   ctx.fleet.checkShell()
   const serverCpuS = ctx.fleet.serverCpuS() - server0
