@@ -6,6 +6,7 @@ import {redact} from '../core/redact.js'
 import type {SshEndpoint} from '../providers/provider.js'
 import {SshConnectError} from './session.js'
 import type {ConnectOptions, FleetOptions, FleetRun, HostResult, SshSession} from './types.js'
+import {sleep} from '../core/sleep.js'
 
 export type Connector = (endpoint: SshEndpoint, opts: ConnectOptions) => Promise<SshSession>
 
@@ -16,18 +17,6 @@ export function oneLine(err: unknown): string {
   return line.length > 500 ? line.slice(0, 497) + '...' : line
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done() {
-      clearTimeout(t)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
-}
 
 /** Resolve with the task, or reject as soon as the host's timeout fires even if the task ignores its signal. */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {

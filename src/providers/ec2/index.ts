@@ -20,6 +20,7 @@ import {describeError, errorCode, makeClient, sdk, translate} from './client.js'
 import {describeRules, missingRules, plannedRules, swarmRules, toIpPermissions} from './firewall.js'
 import {architectureOf, memoryOf, resolveSize} from './sizes.js'
 import {defaultUserData} from './user-data.js'
+import {sleep} from '../../core/sleep.js'
 
 const debug = debugLog('ec2')
 
@@ -697,15 +698,3 @@ function pollIntervalMs(env: NodeJS.ProcessEnv = process.env): number | null {
   return Number.isFinite(v) && v > 0 ? v : null
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done() {
-      clearTimeout(t)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
-}

@@ -6,6 +6,7 @@ import {closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync
 import {delimiter, dirname, join} from 'node:path'
 import {UsageError} from '../../core/errors.js'
 import {debugLog} from '../../core/debug.js'
+import {sleep} from '../../core/sleep.js'
 
 const debug = debugLog('local')
 
@@ -155,9 +156,7 @@ export async function killAndWait(pids: Iterable<number>, timeoutMs = 15_000): P
   return alive
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
-}
+export {sleep}
 
 /**
  * A per-cluster lock (a file created with O_EXCL holding our pid). A lock left by a dead process is taken over.
