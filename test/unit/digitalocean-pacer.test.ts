@@ -147,3 +147,32 @@ test('firewall: belt owns its ports, keeps rules added for others, and notices c
   assert.deepEqual(next.inbound_rules.filter((r) => r.ports === '22').map((r) => r.sources.addresses), [['203.0.113.0/24']])
   assert.ok(sameFirewall({...existing, ...next}, desiredFirewall('lab_1', tag, '203.0.113.0/24', {...existing, ...next})), 'converged: no update')
 })
+
+test('the minute window is shared between processes of one token through a file', async (t) => {
+  const {mkdtempSync, rmSync, readFileSync, statSync} = await import('node:fs')
+  const {tmpdir} = await import('node:os')
+  const {join} = await import('node:path')
+  const {RateWindow, shareWindow, flushWindow, sharedWindowFile} = await import('../../src/providers/digitalocean/pacer.js')
+  const dir = mkdtempSync(join(tmpdir(), 'belt-window-'))
+  t.after(() => rmSync(dir, {recursive: true, force: true}))
+  const file = join(dir, 'window.json')
+  // "belt create": 240 requests, then it exits (flush)
+  const first = new RateWindow(250, 60_000)
+  shareWindow(first, file)
+  for (let i = 0; i < 240; i++) first.start()(Date.now())
+  flushWindow(first, file)
+  assert.equal(statSync(file).mode & 0o777, 0o600)
+  assert.equal(JSON.parse(readFileSync(file, 'utf8')).length, 240)
+  // "belt status --wait" right after: it starts with the 240 counted, so only 10 more fit in this minute
+  const second = new RateWindow(250, 60_000)
+  shareWindow(second, file)
+  assert.equal(second.used(Date.now()), 240)
+  for (let i = 0; i < 10; i++) {
+    assert.equal(second.delay(Date.now()), 0)
+    second.start()(Date.now())
+  }
+  assert.ok(second.delay(Date.now()) > 50_000, 'the 251st request in the minute waits for the window')
+  // times older than the window are dropped; the file is named by a hash, never the token
+  const name = sharedWindowFile('dop_v1_secret-token-value')!
+  assert.doesNotMatch(name, /secret/)
+})

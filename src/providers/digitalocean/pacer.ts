@@ -3,6 +3,10 @@
 // ratelimit-limit / ratelimit-remaining / ratelimit-reset headers). The pacer keeps the minute window itself,
 // pauses everyone when the hour budget is spent or a 429 names a retry-after, and computes jittered backoff.
 import {createHash} from 'node:crypto'
+import {readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {writeFileAtomic} from '../../core/config/atomic.js'
 
 /** Thrown when a request is not started (or not retried) because the operation was aborted (Ctrl-C). */
 export class AbortedError extends Error {
@@ -51,6 +55,17 @@ export class RateWindow {
       while (i > 0 && this.times[i - 1] > finishedAt) i--
       this.times.splice(i, 0, finishedAt)
     }
+  }
+
+  /** Completion times still inside the window at `now` (what another process must count too). */
+  recent(now: number): number[] {
+    this.prune(now)
+    return [...this.times]
+  }
+
+  /** Count requests another belt process made (completion times), so both stay inside one budget. */
+  seed(times: readonly number[], now: number): void {
+    for (const t of times) if (Number.isFinite(t) && t > now - this.windowMs && t <= now) this.start()(t)
   }
 
   /** Requests counted in the window at `now` (in flight included). */
@@ -169,13 +184,60 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 const pacers = new Map<string, ApiPacer>()
 
-/** The process-wide pacer for a token (keyed by a hash: the token itself is never kept as a map key). */
-export function pacerFor(token: string, opts?: PacerOptions): ApiPacer {
+/**
+ * The pacer for a token: one per process, and its minute window is shared with the other belt processes of the same
+ * token on this machine (`belt create` followed at once by `belt status --wait` must not together go over 250 a
+ * minute). The window's request times are kept in a small file named by a hash of the token (never the token), read
+ * when the pacer is made and merged back when the process exits.
+ */
+export function pacerFor(token: string, opts?: PacerOptions, windowFile = sharedWindowFile(token)): ApiPacer {
   const key = createHash('sha256').update(token).digest('hex')
   let p = pacers.get(key)
   if (!p) {
     p = new ApiPacer(opts)
     pacers.set(key, p)
+    if (windowFile) shareWindow(p.window, windowFile)
   }
   return p
+}
+
+export function sharedWindowFile(token: string): string | null {
+  if (process.env.BELT_API_WINDOW_FILE === '') return null
+  const hash = createHash('sha256').update('belt-do-window:' + token).digest('hex').slice(0, 16)
+  return process.env.BELT_API_WINDOW_FILE ?? join(tmpdir(), `belt-do-window-${hash}.json`)
+}
+
+function readWindowFile(path: string): number[] {
+  try {
+    const data = JSON.parse(readFileSync(path, 'utf8')) as unknown
+    return Array.isArray(data) ? data.filter((t): t is number => typeof t === 'number') : []
+  } catch {
+    return []
+  }
+}
+
+/** Seed the window from the file now, and merge this process's requests back into it when the process exits. */
+export function shareWindow(window: RateWindow, path: string): void {
+  window.seed(readWindowFile(path), Date.now())
+  process.once('exit', () => flushWindow(window, path))
+}
+
+export function flushWindow(window: RateWindow, path: string): void {
+  const now = Date.now()
+  // A multiset union (per timestamp, the larger count): entries this process seeded from the file are not counted
+  // twice, and what other processes wrote meanwhile is kept.
+  const counts = new Map<number, number>()
+  const tally = (times: number[]) => {
+    const mine = new Map<number, number>()
+    for (const t of times) if (t > now - window.windowMs) mine.set(t, (mine.get(t) ?? 0) + 1)
+    for (const [t, n] of mine) counts.set(t, Math.max(counts.get(t) ?? 0, n))
+  }
+  tally(readWindowFile(path))
+  tally(window.recent(now))
+  const merged = [...counts].sort((a, b) => a[0] - b[0]).flatMap(([t, n]) => Array<number>(n).fill(t))
+  try {
+    writeFileAtomic(path, JSON.stringify(merged), 0o600)
+  } catch {
+    // Sharing the budget is a courtesy between processes; the server's 429 + retry-after still protects us.
+  }
 }
