@@ -6,8 +6,12 @@ import {spawn} from 'node:child_process'
 import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {BELT_BIN} from './join.js'
+// Static imports: everything the TypeScript loader has to compile is compiled at start-up, not in the middle of a run.
+import {FakeDigitalOcean} from '../test/fakes/digitalocean.js'
+import {Ec2Fake} from '../test/fakes/ec2.js'
 import {LatencyProxy} from './latency-proxy.js'
 import {running} from './measure.js'
+import {killTree} from './proc.js'
 
 export interface ApiRun {
   api: 'digitalocean' | 'ec2'
@@ -54,7 +58,12 @@ function runBelt(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [BELT_BIN, ...args], {cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true})
     running.add(c.pid!)
-    c.on('exit', () => running.delete(c.pid!))
+    // A stuck belt must not stall the bench: 20 minutes is far beyond any healthy create or wait here.
+    const timer = setTimeout(() => killTree(c.pid!), 20 * 60_000)
+    c.on('exit', () => {
+      clearTimeout(timer)
+      running.delete(c.pid!)
+    })
     let stdout = ''
     let stderr = ''
     c.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
@@ -72,7 +81,6 @@ function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 /** The fake DigitalOcean API with its own latency knob (every reply delayed) and its 250/min window. */
 async function digitalOceanFake(o: {latencyMs: number; activeAfterMs: number; cwd: string}): Promise<Fake> {
-  const {FakeDigitalOcean} = await import('../test/fakes/digitalocean.js')
   const fake = new FakeDigitalOcean({latencyMs: o.latencyMs, activeAfterMs: o.activeAfterMs})
   const url = await fake.start()
   return {
@@ -92,7 +100,6 @@ async function digitalOceanFake(o: {latencyMs: number; activeAfterMs: number; cw
 
 /** The fake EC2 server has no latency knob: a proxy in front of it adds the latency and records each Action. */
 async function ec2Fake(o: {latencyMs: number; activeAfterMs: number; cwd: string}): Promise<Fake> {
-  const {Ec2Fake} = await import('../test/fakes/ec2.js')
   const fake = new Ec2Fake({pendingMs: o.activeAfterMs})
   const proxy = new LatencyProxy(await fake.start(), o.latencyMs)
   const url = await proxy.start()

@@ -4,6 +4,7 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {stringify} from 'yaml'
 import {Fleet, FLEET_USER, JOIN_TOKEN, MANAGER_ADDRESS, MANAGER_NODE_ID, workerAddress} from './fleet.js'
+import {joinCommand} from '../src/docker/swarm.js'
 import {measure, Measured} from './measure.js'
 import {descendants} from './proc.js'
 import {readFileSync} from 'node:fs'
@@ -46,10 +47,7 @@ export interface JoinTool {
  * in place of the line that reads stdin), as an operator would write it for xargs — otherwise the same string.
  */
 export async function remoteJoinCommand(): Promise<{belt: string; peers: string; source: string}> {
-  const modPath = '../src/docker/swarm.js' // not typed: the bench must still load while it is being written
-  const swarm: Record<string, unknown> = await import(modPath)
-  if (typeof swarm.joinCommand !== 'function') throw new Error('src/docker/swarm.ts has no joinCommand(address, managerIds)')
-  const belt = (swarm.joinCommand as (a: string, ids: string[]) => string)(`${MANAGER_ADDRESS}:2377`, [MANAGER_NODE_ID])
+  const belt = joinCommand(`${MANAGER_ADDRESS}:2377`, [MANAGER_NODE_ID])
   const lines = belt.split('\n')
   const read = lines.findIndex((l) => /^IFS= read -r t\b/.test(l))
   if (read < 0) throw new Error('joinCommand no longer reads the token with `IFS= read -r t`: update bench/join.ts')
