@@ -4,21 +4,14 @@
 // Needs root for the local hosts. Subnet 10.214.2.0/24.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {execFile, execFileSync} from 'node:child_process'
+import {execFile} from 'node:child_process'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {belt, cleanEnv, scratchDir, type RunResult} from '../lib/cli.js'
 import {loadClusterAt} from '../../src/core/config/cluster.js'
 import {GenericProvider} from '../../src/providers/generic/index.js'
+import {have} from '../lib/tools.js'
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd} || test -x /usr/sbin/${cmd}`], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-}
 
 const skip = process.getuid?.() !== 0 ? 'needs root (local hosts for the generic driver to point at)'
   : !['dockerd', 'ssh', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables'].every(have) ? 'needs docker.io, openssh-server, openssh-client, iproute2, util-linux, iptables'

@@ -9,17 +9,10 @@ import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {BELT, belt, cleanEnv, scratchDir, type RunResult} from '../lib/cli.js'
 import {clusterHash, clusterLayout, nodeLayout, type ClusterLayout} from '../../src/providers/local/layout.js'
+import {have} from '../lib/tools.js'
 
 const SUBNET = '10.214.1.0/24'
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd} || test -x /usr/sbin/${cmd}`], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-}
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)'
   : !['dockerd', 'docker', 'ssh', 'ssh-keyscan', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables'].every(have) ? 'needs docker.io, openssh-server, openssh-client, iproute2, util-linux, iptables'

@@ -9,18 +9,11 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {X509Certificate} from 'node:crypto'
 import {BELT, belt, cleanEnv, scratchDir, type RunResult} from '../lib/cli.js'
+import {have} from '../lib/tools.js'
 
 const SUBNET = '10.217.1.0/24'
 const CLUSTER = 'tlse2e'
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-}
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)'
   : !['dockerd', 'docker', 'ssh', 'nsenter', 'ip', 'iptables'].every(have) || !(have('sshd') || have('/usr/sbin/sshd')) ? 'needs dockerd, docker, ssh, sshd, nsenter, ip, iptables'

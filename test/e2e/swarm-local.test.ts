@@ -8,15 +8,8 @@ import {execFileSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {belt, scratchDir, type RunResult} from '../lib/cli.js'
+import {have} from '../lib/tools.js'
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd} || test -x /usr/sbin/${cmd}`], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-}
 
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)'
   : !['dockerd', 'docker', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables', 'sudo', 'useradd'].every(have) ? 'needs docker.io, openssh-server, iproute2, util-linux, iptables, sudo'
