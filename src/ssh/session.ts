@@ -2,6 +2,7 @@
 // parsed credentials, and the session API (exec, stream, writeFile). Tuned for fleets: the algorithm lists put the
 // cheap ones first (curve25519, ed25519, AES-GCM), keys are never re-parsed, one connection serves every command.
 import ssh2 from 'ssh2'
+import {randomBytes} from 'node:crypto'
 import type {Algorithms, AuthenticationType, ClientChannel, ConnectConfig, ParsedKey, PseudoTtyOptions} from 'ssh2'
 import type {Writable, Readable} from 'node:stream'
 import type {SshEndpoint} from '../providers/provider.js'
@@ -387,13 +388,35 @@ export class Session implements SshSession {
   }
 
   async writeFile(path: string, data: string | Buffer, opts: {mode?: number; sudo?: boolean} = {}): Promise<void> {
-    // Through exec rather than SFTP: works without an sftp subsystem, under sudo, and is atomic (temp file + mv).
+    // Uploaded over SFTP (never `printf | tee`, never on a command line) to a private staging file, then installed
+    // in one command — through `sudo -n` when asked — with its mode and an atomic rename into place.
+    const stage = `/tmp/.belt-upload-${randomBytes(8).toString('hex')}`
+    const sftp = await this.sftp()
+    await new Promise<void>((resolve, reject) => {
+      sftp.writeFile(stage, data, {mode: 0o600}, (err) => (err ? reject(err) : resolve()))
+    }).catch((err: Error) => {
+      throw new SshExecError(`could not upload ${path} to ${this.endpoint.name} over SFTP: ${err.message}`, false)
+    })
     const mode = (opts.mode ?? 0o644).toString(8)
     const p = shellQuote(path)
     const tmp = shellQuote(`${path}.belt-tmp`)
-    const cmd = `mkdir -p "$(dirname ${p})" && (umask 077; cat > ${tmp}) && chmod ${mode} ${tmp} && mv -f ${tmp} ${p}`
-    const r = await this.exec(cmd, {stdin: data, sudo: opts.sudo, maxOutputBytes: 4096})
+    const st = shellQuote(stage)
+    const cmd = `mkdir -p "$(dirname ${p})" && install -m ${mode} ${st} ${tmp} && mv -f ${tmp} ${p}; rc=$?; rm -f ${st}; exit $rc`
+    const r = await this.exec(cmd, {sudo: opts.sudo, maxOutputBytes: 4096})
     if (r.code !== 0) throw new SshExecError(`could not write ${path} on ${this.endpoint.name}: ${r.stderr.trim().split('\n')[0] || `exit code ${r.code}`}`, false)
+  }
+
+  private sftpChannel: Promise<import('ssh2').SFTPWrapper> | null = null
+
+  /** One SFTP channel per session, opened on first use. */
+  private sftp(): Promise<import('ssh2').SFTPWrapper> {
+    if (!this.sftpChannel) {
+      this.sftpChannel = new Promise((resolve, reject) => {
+        this.client.sftp((err, sftp) => (err ? reject(new SshExecError(`${this.endpoint.name}: no SFTP subsystem (${err.message})`, false)) : resolve(sftp)))
+      })
+      this.sftpChannel.catch(() => { this.sftpChannel = null })
+    }
+    return this.sftpChannel
   }
 
   close(): void {
