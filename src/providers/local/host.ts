@@ -2,7 +2,7 @@
 // veth, its folder (own /etc/ssh, /etc/docker, ...), starting its init, looking at it, and taking it all down again
 // (also when a killed run left only some of it behind).
 import {spawn} from 'node:child_process'
-import {chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {UsageError} from '../../core/errors.js'
 import {writeFileAtomic} from '../../core/config/atomic.js'
@@ -144,6 +144,11 @@ export async function createNodeNetwork(cl: ClusterLayout, nl: NodeLayout, addre
   await inNs(['addr', 'add', `${address}/${subnet.prefix}`, 'dev', 'eth0'])
   await inNs(['link', 'set', 'eth0', 'up'])
   await inNs(['route', 'add', 'default', 'via', subnet.gateway])
+  // A host made again at an address that was used before has a new MAC: forget the old neighbour entry here and in
+  // the cluster's other hosts, or connections to it time out until the stale entry expires.
+  await run('ip', ['neigh', 'flush', 'to', address], {allowFail: true})
+  const others = existsSync('/run/netns') ? readdirSync('/run/netns').filter((ns) => ns.startsWith(cl.netnsPrefix) && ns !== nl.netns) : []
+  await Promise.all(others.map((ns) => run('ip', ['-n', ns, 'neigh', 'flush', 'to', address], {allowFail: true})))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
