@@ -7,6 +7,7 @@ import type {SshEndpoint} from '../providers/provider.js'
 import {SshConnectError} from './session.js'
 import type {ConnectOptions, FleetOptions, FleetRun, HostResult, SshSession} from './types.js'
 import {sleep} from '../core/sleep.js'
+import {setMaxListeners} from 'node:events'
 
 export type Connector = (endpoint: SshEndpoint, opts: ConnectOptions) => Promise<SshSession>
 
@@ -38,6 +39,9 @@ export async function runFleet<T>(
   opts: FleetOptions<T>,
 ): Promise<FleetRun<T>> {
   const concurrency = Math.max(1, Math.floor(opts.concurrency) || 1)
+  // Every host in flight (at most `concurrency`) listens on the run's signal while it waits (jitter, backoff); that
+  // is bounded, not a leak, so raise Node's default warning threshold of 10 to match.
+  if (opts.signal) setMaxListeners(concurrency + 16, opts.signal)
   const retries = Math.max(0, opts.retries ?? 2)
   const limit = pLimit(concurrency)
   const results: HostResult<T>[] = []
