@@ -4,6 +4,7 @@ import {PartialFailure, UsageError, Interrupted} from '../core/errors.js'
 import {expandPatterns} from '../core/range.js'
 import {onInterrupt} from '../core/interrupt.js'
 import {parseDuration} from '../core/duration.js'
+import {checkUserTag, ensureClusterId, refuseUnadopted} from '../core/config/identity.js'
 import {providerFor} from '../providers/index.js'
 import {byName, info, nodesTable, out, printJson, warn} from '../ui/output.js'
 import {confirm} from '../ui/prompt.js'
@@ -38,7 +39,9 @@ export default class Create extends BeltCommand {
     const {args, argv, flags} = await this.parse(Create)
     const patterns = (argv as string[]).slice(1)
     const timeoutMs = parseDuration(flags.timeout, '--timeout')
+    for (const t of flags.tag) checkUserTag(t, '--tag')
     const cluster = this.resolveCluster(flags)
+    refuseUnadopted(cluster)
     const provider = await providerFor(cluster)
     const names = expandPatterns(patterns, (n, p) => provider.validateName(n, p))
     const opts = {size: args.size, names, region: flags.region, image: flags.image, tags: flags.tag}
@@ -63,6 +66,8 @@ export default class Create extends BeltCommand {
       const ok = await confirm(`create ${plan.toCreate.length} nodes of size ${plan.size}?`, '--yes')
       if (!ok) throw new UsageError('cancelled; nothing was created')
     }
+    // The first command that creates something gives the cluster its id (config.yml), before any resource exists.
+    ensureClusterId(cluster)
     const scope = onInterrupt()
     let result
     try {

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {BeltCommand} from '../base-command.js'
 import {expandPatterns} from '../core/range.js'
 import {providerFor} from '../providers/index.js'
-import {byName, nodesTable, out, printJson} from '../ui/output.js'
+import {byName, info, nodesTable, out, printJson} from '../ui/output.js'
 
 export default class Ls extends BeltCommand {
   static description = 'List the cluster\'s nodes (only this cluster\'s, every page)'
@@ -17,6 +17,8 @@ export default class Ls extends BeltCommand {
     const provider = await providerFor(cluster)
     const wanted = (argv as string[]).length ? new Set(expandPatterns(argv as string[])) : null
     const nodes = (await provider.list()).filter((n) => !wanted || wanted.has(n.name)).sort(byName)
+    const strangers = provider.foreignNote?.()
+    if (strangers) info(strangers)
     if (flags.json) return printJson(nodes)
     if (nodes.length === 0) {
       process.stderr.write(`no nodes in cluster '${cluster.name}'\n`)

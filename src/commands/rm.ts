@@ -3,6 +3,7 @@ import {BeltCommand} from '../base-command.js'
 import {Interrupted, PartialFailure, UsageError} from '../core/errors.js'
 import {expandPatterns} from '../core/range.js'
 import {onInterrupt} from '../core/interrupt.js'
+import {refuseUnadopted} from '../core/config/identity.js'
 import {providerFor} from '../providers/index.js'
 import {info, warn} from '../ui/output.js'
 import {confirm} from '../ui/prompt.js'
@@ -26,6 +27,7 @@ export default class Rm extends BeltCommand {
     if (flags.all && patterns.length) throw new UsageError('give either --all or node patterns, not both')
     if (!flags.all && patterns.length === 0) throw new UsageError('nothing to remove: give node patterns or --all')
     const cluster = this.resolveCluster(flags)
+    refuseUnadopted(cluster)
     const provider = await providerFor(cluster)
     const names = flags.all ? [] : expandPatterns(patterns)
     const what = flags.all ? `every node of cluster '${cluster.name}'` : `${names.length} node(s) (${shorten(names)})`

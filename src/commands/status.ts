@@ -40,6 +40,8 @@ export default class Status extends BeltCommand {
       scope.dispose()
     }
     nodes.sort(byName)
+    const strangers = provider.foreignNote?.()
+    if (strangers) info(strangers)
     const counts: Record<string, number> = {}
     for (const n of nodes) counts[n.status] = (counts[n.status] ?? 0) + 1
     if (flags.json) printJson({counts, nodes})

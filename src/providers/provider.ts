@@ -112,6 +112,11 @@ export interface Provider {
   remove(target: {names: string[]} | {all: true}, opts?: {signal?: AbortSignal; onProgress?: (m: string) => void}): Promise<RemoveResult>
   /** SSH endpoints for names; unknown names come back in `missing`. */
   endpoints(names: string[]): Promise<{found: SshEndpoint[]; missing: string[]}>
+  /**
+   * One line about nodes the last listing saw with this cluster's name tag but another cluster's id (foreign) or
+   * none (legacy), or null. From the listing already made: no extra API call.
+   */
+  foreignNote?(): string | null
   /** The swarm firewall rules, where the provider manages one. */
   firewall?(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null>
 }

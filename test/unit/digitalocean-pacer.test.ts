@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import {ApiPacer, parseRetryAfter, RateWindow} from '../../src/providers/digitalocean/pacer.js'
 import {chooseSize, parseMemorySize, DoSize} from '../../src/providers/digitalocean/sizes.js'
 import {resolveEndpoint, resolveToken} from '../../src/providers/digitalocean/api.js'
-import {desiredFirewall, firewallRules, sameFirewall} from '../../src/providers/digitalocean/firewall.js'
+import {desiredFirewall, firewallName, firewallRules, sameFirewall} from '../../src/providers/digitalocean/firewall.js'
 import {UsageError} from '../../src/core/errors.js'
 
 test('window: at most `limit` requests in any window; the next waits for the oldest to leave', () => {
@@ -119,9 +119,10 @@ test('API origin: without /v2; a trailing / or /v2 is tolerated; the token is re
 })
 
 test('firewall: belt owns its ports, keeps rules added for others, and notices changes', () => {
-  const tag = 'belt-cluster:lab'
-  const first = desiredFirewall('lab_1', tag, '203.0.113.0/24')
-  assert.equal(first.name, 'belt-lab-1')
+  const tag = 'belt-id:0123456789abcdef'
+  const name = firewallName('lab_1', '0123456789abcdef')
+  const first = desiredFirewall(name, tag, '203.0.113.0/24')
+  assert.equal(first.name, 'belt-lab-1-01234567')
   const shown = firewallRules(first).map((r) => `${r.direction} ${r.protocol} ${r.ports} ${r.sources.join(',')}`)
   assert.deepEqual(shown, [
     'inbound tcp 22 203.0.113.0/24',
@@ -141,11 +142,11 @@ test('firewall: belt owns its ports, keeps rules added for others, and notices c
     inbound_rules: [...first.inbound_rules.map((r) => (r.ports === '22' ? {...r, sources: {addresses: ['198.51.100.0/24']}} : r)), {protocol: 'tcp', ports: '80', sources: {addresses: ['0.0.0.0/0']}}],
     outbound_rules: first.outbound_rules.map((r) => (r.protocol === 'icmp' ? {...r, ports: '0'} : r)),
   }
-  const next = desiredFirewall('lab_1', tag, '203.0.113.0/24', existing)
+  const next = desiredFirewall(name, tag, '203.0.113.0/24', existing)
   assert.ok(!sameFirewall(existing, next), 'a changed admin_cidr is an update')
   assert.ok(next.inbound_rules.some((r) => r.ports === '80'), 'the user\'s 80/tcp rule is kept')
   assert.deepEqual(next.inbound_rules.filter((r) => r.ports === '22').map((r) => r.sources.addresses), [['203.0.113.0/24']])
-  assert.ok(sameFirewall({...existing, ...next}, desiredFirewall('lab_1', tag, '203.0.113.0/24', {...existing, ...next})), 'converged: no update')
+  assert.ok(sameFirewall({...existing, ...next}, desiredFirewall(name, tag, '203.0.113.0/24', {...existing, ...next})), 'converged: no update')
 })
 
 test('the minute window is shared between processes of one token through a file', async (t) => {

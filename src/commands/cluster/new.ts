@@ -7,6 +7,7 @@ import {DRIVERS} from '../../core/config/schema.js'
 import {templatePath} from '../../core/paths.js'
 import {checkClusterName, ensureBeltDir, parseConfigText, readActiveCluster, writeActiveCluster, writeConfigFile} from '../../core/config/store.js'
 import {applyAssignments} from '../../core/config/update.js'
+import {newClusterId, setClusterId} from '../../core/config/identity.js'
 import {info} from '../../ui/output.js'
 
 export default class ClusterNew extends BeltCommand {
@@ -36,6 +37,7 @@ export default class ClusterNew extends BeltCommand {
     if (existsSync(path)) throw new UsageError(`cluster '${name}' already exists (${path}); change it with: belt cluster update key=value`)
     const cfg = parseConfigText(readFileSync(templatePath(flags.driver), 'utf8'), templatePath(flags.driver))
     const diff = applyAssignments(cfg.doc, cfg.driver, assignments, 'cluster new')
+    setClusterId(cfg.doc, newClusterId())
     writeConfigFile(path, cfg.doc)
     info(`created cluster '${name}' (driver ${flags.driver}) in ${path}`)
     for (const l of diff.lines) info(l)

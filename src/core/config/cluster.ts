@@ -12,6 +12,8 @@ export interface Cluster {
   dir: string
   configPath: string
   driver: Driver
+  /** config.yml's cluster_id (CONTRACT §9); null until something is created (identity.ts ensureClusterId). */
+  id: string | null
   /** Defaults merged with the driver block: what providers, ssh and provision read. */
   settings: Record<string, unknown>
   /** The driver block as written by the user (no defaults). */
@@ -31,7 +33,7 @@ export interface ClusterSelection {
 export function loadClusterAt(name: string, dir: string, configPath: string): Cluster {
   const cfg = readConfigFile(configPath)
   const settings = {...COMMON_DEFAULTS, ...DEFAULTS[cfg.driver], ...cfg.block}
-  return {name, dir, configPath, driver: cfg.driver, settings, block: cfg.block, state: new StateStore(dir)}
+  return {name, dir, configPath, driver: cfg.driver, id: cfg.clusterId, settings, block: cfg.block, state: new StateStore(dir)}
 }
 
 /** Which cluster: --config > --cluster/BELT_CLUSTER > active cluster in .belt/ > .belt.yml. */

@@ -1,6 +1,7 @@
 // Every config key belt knows, per driver, with its type, default and a one-line meaning.
 // templates/<driver>.yml explains the same keys to users; validation and `cluster update` use this table.
 import {UsageError} from '../errors.js'
+import {checkUserTag} from './identity.js'
 
 export const DRIVERS = ['digitalocean', 'ec2', 'generic', 'local'] as const
 export type Driver = (typeof DRIVERS)[number]
@@ -140,6 +141,7 @@ export function checkValue(driver: Driver, key: string, value: unknown, where: s
 /** Validate a whole driver block. */
 export function validateBlock(driver: Driver, block: Record<string, unknown>, where: string): void {
   for (const [k, v] of Object.entries(block)) checkValue(driver, k, v, where)
+  if (Array.isArray(block.tags)) for (const t of block.tags) checkUserTag(String(t), `${where}: tags`)
   if (driver === 'generic' && block.hosts) validateGenericHosts(block.hosts as Record<string, unknown>, where)
 }
 

@@ -5,6 +5,7 @@ import {dirname, join, resolve} from 'node:path'
 import {parseDocument, Document, isMap} from 'yaml'
 import {UsageError} from '../errors.js'
 import {writeFileAtomic} from './atomic.js'
+import {checkClusterId, CLUSTER_ID_KEY} from './identity.js'
 import {Driver, isDriver, validateBlock, DRIVERS} from './schema.js'
 
 export const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
@@ -71,6 +72,8 @@ export interface ConfigFile {
   driver: Driver
   /** The driver block's own values (not merged with defaults). */
   block: Record<string, unknown>
+  /** The top-level cluster_id (CONTRACT §9); null until a command that creates something writes it. */
+  clusterId: string | null
 }
 
 export function readConfigFile(path: string): ConfigFile {
@@ -97,15 +100,16 @@ export function parseConfigText(text: string, path: string): ConfigFile {
     throw new UsageError(`${path}: 'driver' must be one of ${DRIVERS.join(' | ')}, got ${JSON.stringify(driver ?? null)}`)
   }
   for (const k of Object.keys(data)) {
-    if (k !== 'driver' && k !== driver) {
-      throw new UsageError(`${path}: unknown top-level key '${k}'; expected 'driver' and a '${driver}:' block`)
+    if (k !== 'driver' && k !== driver && k !== CLUSTER_ID_KEY) {
+      throw new UsageError(`${path}: unknown top-level key '${k}'; expected 'driver', '${CLUSTER_ID_KEY}' and a '${driver}:' block`)
     }
   }
   const raw = data[driver] ?? {}
   if (typeof raw !== 'object' || Array.isArray(raw) || raw === null) throw new UsageError(`${path}: '${driver}' must be a map of keys`)
   const block = raw as Record<string, unknown>
   validateBlock(driver, block, path)
-  return {path, doc, driver, block}
+  const clusterId = data[CLUSTER_ID_KEY] === undefined ? null : checkClusterId(data[CLUSTER_ID_KEY], path)
+  return {path, doc, driver, block, clusterId}
 }
 
 export function writeConfigFile(path: string, doc: Document): void {

@@ -3,6 +3,7 @@
 import {Document, isScalar, parse as parseYaml} from 'yaml'
 import {UsageError} from '../errors.js'
 import {checkValue, Driver, isSecretKey, keysFor, validateBlock, validKeyList} from './schema.js'
+import {CLUSTER_ID_KEY} from './identity.js'
 import {ensureBlockMap} from './store.js'
 
 export interface Assignment {
@@ -43,6 +44,9 @@ export function applyAssignments(target: Document, driver: Driver, args: string[
   for (const arg of args) {
     const a = parseAssignment(arg)
     const top = a.path[0]
+    if (top === CLUSTER_ID_KEY) {
+      throw new UsageError(`'${CLUSTER_ID_KEY}' is never set by hand: belt writes it once, and the cloud resources of the cluster carry it`)
+    }
     if (!keysFor(driver)[top]) {
       throw new UsageError(`unknown key '${top}' for driver ${driver}; valid keys: ${validKeyList(driver)}`)
     }

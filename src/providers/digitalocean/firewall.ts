@@ -1,4 +1,5 @@
-// The swarm's cloud firewall on DigitalOcean: `belt-<cluster>`, attached to droplets by the cluster tag.
+// The swarm's cloud firewall on DigitalOcean: `belt-<cluster>-<id8>`, attached to droplets by the cluster's id tag
+// (the name alone is shared by every project whose cluster has that name).
 // belt owns the rules for SSH (22/tcp) and Docker TLS (2376/tcp) from admin_cidr, the swarm ports between the
 // cluster's droplets (2377/tcp, 7946/tcp+udp, 4789/udp, by sources.tags) and "all outbound"; rules a user added
 // for other ports (a published service's 80/tcp, say) are kept when belt updates the firewall.
@@ -58,9 +59,10 @@ const NOTES: Record<string, string> = {
   'outbound icmp 0': 'all outbound',
 }
 
-export function firewallName(cluster: string): string {
+/** belt-<cluster>-<id8>; `<id8>` literally while the cluster has no id yet (only ever shown, never created). */
+export function firewallName(cluster: string, clusterId: string | null): string {
   // Firewall names allow letters, digits, '.' and '-'; cluster names may hold '_'.
-  return `belt-${cluster.replace(/_/g, '-')}`
+  return `belt-${cluster.replace(/_/g, '-')}-${clusterId ? clusterId.slice(0, 8) : '<id8>'}`
 }
 
 function managedInbound(tag: string, adminCidr: string): DoInboundRule[] {
@@ -95,13 +97,13 @@ function ruleKey(direction: string, r: {protocol: string; ports?: string}): stri
 }
 
 /** The firewall belt wants, keeping what a user added on other ports of an existing one. */
-export function desiredFirewall(cluster: string, tag: string, adminCidr: string, existing?: DoFirewall | null): FirewallBody {
+export function desiredFirewall(name: string, tag: string, adminCidr: string, existing?: DoFirewall | null): FirewallBody {
   const inbound = managedInbound(tag, adminCidr)
   const outbound = managedOutbound()
   const ownIn = new Set(inbound.map((r) => ruleKey('inbound', r)))
   const ownOut = new Set(outbound.map((r) => ruleKey('outbound', r)))
   return {
-    name: firewallName(cluster),
+    name,
     inbound_rules: [...(existing?.inbound_rules ?? []).filter((r) => !ownIn.has(ruleKey('inbound', r))), ...inbound],
     outbound_rules: [...(existing?.outbound_rules ?? []).filter((r) => !ownOut.has(ruleKey('outbound', r))), ...outbound],
     droplet_ids: existing?.droplet_ids ?? [],

@@ -1,5 +1,7 @@
-// The DigitalOcean driver. A cluster's droplets are exactly those tagged `belt-cluster:<cluster>`: every listing,
-// wait and removal is scoped by that tag. Creates go 10 names per POST /v2/droplets, several requests at a time,
+// The DigitalOcean driver. A cluster's droplets are exactly those tagged `belt-id:<cluster_id>` (next to the name
+// tag `belt-cluster:<cluster>`): every listing, wait and removal is scoped by the id. Listings ask for the name tag
+// once and split by the id tag here, so droplets of another project with the same cluster name (foreign) or from
+// before cluster ids (legacy) are counted for `ls` without a second listing, and never touched. Creates go 10 names per POST /v2/droplets, several requests at a time,
 // all paced per token (pacer.ts); each batch is recorded in state.json as it returns, and a batch whose outcome is
 // unknown (5xx, reset, timeout) is looked up by tag before anything is posted again, so retries never duplicate.
 import {createHash} from 'node:crypto'
@@ -16,6 +18,7 @@ import type {
 import {DoApi, DoApiError, isAmbiguous, resolveEndpoint, resolveToken} from './api.js'
 import {desiredFirewall, DoFirewall, firewallName, firewallRules, sameFirewall} from './firewall.js'
 import {AbortedError, isAborted, sleep} from './pacer.js'
+import {strangersNote} from '../strangers.js'
 import {chooseSize, DoSize, SizeChoice} from './sizes.js'
 
 /** DigitalOcean accepts at most 10 names per create request. */
@@ -101,8 +104,21 @@ export class DigitalOceanProvider implements Provider {
 
   constructor(readonly cluster: Cluster) {}
 
+  /** Droplets of the last listing that carry this cluster's name tag but are not ours (foreign or legacy). */
+  private strangers: {foreign: number; legacy: number} | null = null
+
   get clusterTag(): string {
     return `belt-cluster:${this.cluster.name}`
+  }
+
+  /** The id tag, or null while the cluster has no id (then no droplet is ours). */
+  get idTag(): string | null {
+    return this.cluster.id ? `belt-id:${this.cluster.id}` : null
+  }
+
+  /** The firewall and uploaded key name: belt-<cluster>-<id8>. */
+  private get resourceName(): string {
+    return firewallName(this.cluster.name, this.cluster.id)
   }
 
   private get settings(): Record<string, unknown> {
@@ -144,11 +160,13 @@ export class DigitalOceanProvider implements Provider {
     const existing = new Map<string, NodeInfo>()
     for (const d of droplets) if (wanted.has(d.name) && !existing.has(d.name)) existing.set(d.name, toNode(d))
     const notes: string[] = []
-    if (!firewall) notes.push(`no cloud firewall is managed for cluster '${this.cluster.name}' (set admin_cidr to have belt create ${firewallName(this.cluster.name)})`)
-    else notes.push(`cloud firewall ${firewallName(this.cluster.name)}: SSH and Docker TLS from ${firewall}, swarm ports between the cluster's droplets`)
+    if (!firewall) notes.push(`no cloud firewall is managed for cluster '${this.cluster.name}' (set admin_cidr to have belt create ${this.resourceName})`)
+    else notes.push(`cloud firewall ${this.resourceName}: SSH and Docker TLS from ${firewall}, swarm ports between the cluster's droplets`)
     if (!this.settings.ssh_key_fingerprint && !this.recordedKey()) {
       notes.push(`no ssh_key_fingerprint: the cluster key (.belt/${this.cluster.name}/ssh/id_ed25519.pub) goes to the account once`)
     }
+    const strangers = this.foreignNote()
+    if (strangers) notes.push(strangers)
     const max = (account as {account?: {droplet_limit?: number}}).account?.droplet_limit
     const used = (count as {meta?: {total?: number}}).meta?.total
     return {
@@ -188,7 +206,8 @@ export class DigitalOceanProvider implements Provider {
       size: plan.size,
       image: image ?? undefined,
       ssh_keys: sshKeys,
-      tags: plan.tags,
+      // Recomputed: the plan may have been made before the cluster had its id.
+      tags: this.dropletTags(opts.tags),
       user_data: text(this.settings.user_data),
       vpc_uuid: text(this.settings.vpc_uuid),
     }
@@ -286,7 +305,8 @@ export class DigitalOceanProvider implements Provider {
 
   private dropletTags(extra: string[]): string[] {
     const configured = Array.isArray(this.settings.tags) ? (this.settings.tags as unknown[]).map(String) : []
-    const tags = [...new Set([this.clusterTag, ...configured, ...extra])]
+    const own = this.idTag ? [this.clusterTag, this.idTag] : [this.clusterTag]
+    const tags = [...new Set([...own, ...configured, ...extra])]
     for (const t of tags) {
       if (!TAG_RULE.test(t)) throw new UsageError(`invalid tag '${t}': DigitalOcean tags use letters, digits, '_', '-' and ':' (at most 255 characters)`)
     }
@@ -332,7 +352,7 @@ export class DigitalOceanProvider implements Provider {
       'list ssh keys', 'ssh_keys', (c, page) => c.sshKey.listSshKeys({page, per_page: PER_PAGE}), signal)
     let found = keys.find((k) => k.fingerprint === fingerprint || k.public_key?.split(/\s+/)[1] === blob)
     if (!found) {
-      const data = await this.api.call('upload ssh key', (c) => c.sshKey.createSshKey({name: `belt-${this.cluster.name}`, public_key: key.publicKey}), signal)
+      const data = await this.api.call('upload ssh key', (c) => c.sshKey.createSshKey({name: this.resourceName, public_key: key.publicKey}), signal)
       found = (data as {ssh_key: {id: number; fingerprint: string; public_key: string}}).ssh_key
       progress(`uploaded the cluster key ${key.publicPath} to the account (ssh key id ${found.id}, ${fingerprint})`)
     }
@@ -359,18 +379,19 @@ export class DigitalOceanProvider implements Provider {
 
   private async ensureFirewall(signal: AbortSignal | undefined, progress: (m: string) => void): Promise<void> {
     const cidr = this.firewallSetting()!
-    const name = firewallName(this.cluster.name)
+    const name = this.resourceName
+    const tag = this.idTag!
     // A firewall can only name existing tags; the droplets' tag may not exist yet.
-    await this.api.call(`create tag ${this.clusterTag}`, (c) => c.tag.createTag({name: this.clusterTag}), signal)
+    await this.api.call(`create tag ${tag}`, (c) => c.tag.createTag({name: tag}), signal)
     const existing = await this.findFirewall(signal)
-    const want = desiredFirewall(this.cluster.name, this.clusterTag, cidr, existing)
+    const want = desiredFirewall(name, tag, cidr, existing)
     if (!existing) {
       const data = await this.api.call(`create firewall ${name}`, (c) => c.firewall.createFirewall(want as never), signal)
       const id = (data as {firewall?: {id?: string}}).firewall?.id
       this.cluster.state.update((s) => {
         s.provider.do_firewall_id = id ?? null
       })
-      progress(`created cloud firewall ${name} (SSH and Docker TLS from ${cidr}; swarm ports between droplets tagged ${this.clusterTag})`)
+      progress(`created cloud firewall ${name} (SSH and Docker TLS from ${cidr}; swarm ports between droplets tagged ${tag})`)
     } else if (!sameFirewall(existing, want)) {
       await this.api.call(`update firewall ${name}`, (c) => c.firewall.updateFirewall({id: existing.id, ...want} as never), signal)
       progress(`updated cloud firewall ${name} (SSH and Docker TLS from ${cidr})`)
@@ -378,7 +399,7 @@ export class DigitalOceanProvider implements Provider {
   }
 
   private async findFirewall(signal?: AbortSignal): Promise<DoFirewall | null> {
-    const name = firewallName(this.cluster.name)
+    const name = this.resourceName
     const all = await this.api.listAll<DoFirewall>('list firewalls', 'firewalls', (c, page) => c.firewall.listFirewalls({page, per_page: PER_PAGE}), signal)
     return all.find((f) => f.name === name) ?? null
   }
@@ -386,23 +407,43 @@ export class DigitalOceanProvider implements Provider {
   async firewall(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null> {
     const cidr = this.firewallSetting()
     if (!cidr) return null
-    const existing = await this.findFirewall()
-    const shown = existing ?? desiredFirewall(this.cluster.name, this.clusterTag, cidr, null)
+    // Without an id nothing of this cluster exists yet; the rules shown name the id tag `belt create` will make.
+    const existing = this.cluster.id ? await this.findFirewall() : null
+    const shown = existing ?? desiredFirewall(this.resourceName, this.idTag ?? 'belt-id:<cluster_id>', cidr, null)
     return {name: shown.name, id: existing?.id ?? null, rules: firewallRules(shown)}
   }
 
   // ---- list, wait, endpoints ---------------------------------------------------------------------------------
 
-  /** This cluster's droplets, every page (per_page 200), by tag; de-duplicated (pages shift while droplets come and go). */
+  /**
+   * This cluster's droplets, every page (per_page 200), de-duplicated (pages shift while droplets come and go).
+   * Asks for the name tag and keeps those with the id tag; the others are counted (foreignNote) and dropped.
+   */
   private async listDroplets(signal?: AbortSignal): Promise<Droplet[]> {
+    const {ours, foreign, legacy} = await this.listByName(signal)
+    this.strangers = {foreign: foreign.length, legacy: legacy.length}
+    return ours
+  }
+
+  /** Every droplet with this cluster's name tag, split by its id tag. */
+  private async listByName(signal?: AbortSignal): Promise<{ours: Droplet[]; foreign: Droplet[]; legacy: Droplet[]}> {
     const all = await this.api.listAll<Droplet>('list droplets', 'droplets',
       (c, page) => c.droplet.listDroplets({page, per_page: PER_PAGE, tag_name: this.clusterTag}), signal)
     const seen = new Set<number>()
-    return all.filter((d) => {
-      if (seen.has(d.id) || !(d.tags ?? []).includes(this.clusterTag)) return false
+    const out = {ours: [] as Droplet[], foreign: [] as Droplet[], legacy: [] as Droplet[]}
+    for (const d of all) {
+      const tags = d.tags ?? []
+      if (seen.has(d.id) || !tags.includes(this.clusterTag)) continue
       seen.add(d.id)
-      return true
-    })
+      if (this.idTag && tags.includes(this.idTag)) out.ours.push(d)
+      else if (tags.some((t) => t.startsWith('belt-id:'))) out.foreign.push(d)
+      else out.legacy.push(d)
+    }
+    return out
+  }
+
+  foreignNote(): string | null {
+    return strangersNote(this.strangers, `droplet(s) tagged ${this.clusterTag}`, 'belt-id')
   }
 
   async list(opts: {signal?: AbortSignal} = {}): Promise<NodeInfo[]> {
@@ -477,9 +518,11 @@ export class DigitalOceanProvider implements Provider {
     if ('all' in target) {
       const names = [...new Set(droplets.map((d) => d.name))]
       if (droplets.length > 0) {
-        progress(`removing ${droplets.length} droplet(s) tagged ${this.clusterTag}`)
+        // By the id tag, never the name tag: that one is shared with other projects' clusters of the same name.
+        const tag = this.idTag!
+        progress(`removing ${droplets.length} droplet(s) tagged ${tag}`)
         try {
-          await this.api.call(`delete droplets tagged ${this.clusterTag}`, (c) => c.droplet.deleteDropletsByTag({tag_name: this.clusterTag}), signal)
+          await this.api.call(`delete droplets tagged ${tag}`, (c) => c.droplet.deleteDropletsByTag({tag_name: tag}), signal)
         } catch (err) {
           if (isAborted(err)) return {removed, failed, interrupted: true}
           throw err

@@ -1,9 +1,12 @@
 // The ec2 driver: EC2 instances as swarm nodes, through @aws-sdk/client-ec2.
 // create: RunInstances in batches (MinCount = MaxCount ≤ batch_size) with a ClientToken per batch and launch tags
-// belt-cluster / belt-batch, then one exact `Name` tag per instance (by AmiLaunchIndex). Every batch is recorded in
+// belt-cluster / belt-cluster-id / belt-batch, then one exact `Name` tag per instance (by AmiLaunchIndex). Every batch is recorded in
 // state.json before RunInstances is called, so a create killed between launch and naming is adopted by a re-run
 // (instances found by their belt-batch tag are named, never launched again). Listing and waiting use
-// DescribeInstances with filters and NextToken paging, never one call per instance.
+// DescribeInstances with filters and NextToken paging, never one call per instance. A cluster's instances are those
+// with its id tag (belt-cluster-id=<cluster_id>): listings filter by the name tag and split by the id here, so
+// instances of another project's cluster of the same name (foreign) or from before ids (legacy) are counted, never
+// touched. The security group and key pair are named belt-<cluster>-<id8>.
 import type {_InstanceType, EC2Client, Instance, SecurityGroup, Tag} from '@aws-sdk/client-ec2'
 import {createHash, randomBytes} from 'node:crypto'
 import pLimit from 'p-limit'
@@ -21,6 +24,7 @@ import {describeRules, missingRules, plannedRules, swarmRules, toIpPermissions} 
 import {architectureOf, memoryOf, resolveSize} from './sizes.js'
 import {defaultUserData} from './user-data.js'
 import {sleep} from '../../core/sleep.js'
+import {strangersNote} from '../strangers.js'
 
 const debug = debugLog('ec2')
 
@@ -28,8 +32,11 @@ export const CANONICAL_OWNER = '099720109477'
 /** Ubuntu LTS releases belt picks from when no `ami` is set. */
 const UBUNTU_LTS = ['jammy-22.04', 'noble-24.04']
 const CLUSTER_TAG = 'belt-cluster'
+const ID_TAG = 'belt-cluster-id'
 const BATCH_TAG = 'belt-batch'
-const RESERVED_TAGS = new Set(['Name', CLUSTER_TAG, BATCH_TAG])
+const RESERVED_TAGS = new Set(['Name', CLUSTER_TAG, ID_TAG, BATCH_TAG])
+/** Instances per CreateTags call of `cluster adopt` (all get the same tag). */
+const ADOPT_CHUNK = 500
 /** Every state but terminated: terminated instances are gone (AWS keeps showing them for about an hour). */
 const LISTED_STATES = ['pending', 'running', 'shutting-down', 'stopping', 'stopped']
 const PAGE_SIZE = 1000
@@ -94,6 +101,8 @@ export class Ec2Provider implements Provider {
   readonly region: string
   private readonly client: EC2Client
   private readonly extras = new WeakMap<CreatePlan, PlanExtra>()
+  /** Instances of the last listing with this cluster's name tag that are not ours (foreign or legacy). */
+  private strangers: {foreign: number; legacy: number} | null = null
 
   constructor(readonly cluster: Cluster, env: NodeJS.ProcessEnv = process.env) {
     this.region = this.setting('region') ?? env.AWS_REGION ?? 'us-east-1'
@@ -129,6 +138,8 @@ export class Ec2Provider implements Provider {
     const notes: string[] = []
     const adopting = adopt.filter((l) => wanted.has(l.node.name)).length
     if (adopting > 0) notes.push(`${adopting} instance(s) launched by an interrupted create will be named, not launched again`)
+    const strangers = this.foreignNote()
+    if (strangers) notes.push(strangers)
 
     let imageId: string | null = image ?? null
     if (!imageId && toCreate.length > adopting) {
@@ -255,7 +266,7 @@ export class Ec2Provider implements Provider {
 
   private async runBatch(batch: BatchRecord, plan: CreatePlan, extra: PlanExtra, keyName: string, groupId: string, subnetId: string | null): Promise<Instance[]> {
     const n = batch.names.length
-    const launchTags: Tag[] = [{Key: CLUSTER_TAG, Value: this.cluster.name}, {Key: BATCH_TAG, Value: batch.id}, ...extra.tags]
+    const launchTags: Tag[] = [...this.ownTags(), {Key: BATCH_TAG, Value: batch.id}, ...extra.tags]
     const out = await this.call('RunInstances', (o) => this.client.send(new sdk.RunInstancesCommand({
       ImageId: batch.image || plan.image!,
       InstanceType: batch.size as _InstanceType,
@@ -269,7 +280,7 @@ export class Ec2Provider implements Provider {
       MetadataOptions: {HttpTokens: 'required', HttpEndpoint: 'enabled'},
       TagSpecifications: [
         {ResourceType: 'instance', Tags: launchTags},
-        {ResourceType: 'volume', Tags: [{Key: CLUSTER_TAG, Value: this.cluster.name}, ...extra.tags]},
+        {ResourceType: 'volume', Tags: [...this.ownTags(), ...extra.tags]},
       ],
     }), o))
     const instances = out.Instances ?? []
@@ -437,10 +448,32 @@ export class Ec2Provider implements Provider {
 
   // ---- pieces ------------------------------------------------------------------------------------------------
 
-  /** Every instance tagged for this cluster (not terminated), with names resolved: Name tag, else the batch record. */
+  /** belt-cluster=<name> and belt-cluster-id=<id> (every resource belt makes carries both). */
+  private ownTags(): Tag[] {
+    if (!this.cluster.id) throw new Error('bug: a resource was about to be made before the cluster had its id')
+    return [{Key: CLUSTER_TAG, Value: this.cluster.name}, {Key: ID_TAG, Value: this.cluster.id}]
+  }
+
+  /** belt-<cluster>-<id8>: the security group and key pair (the name alone is shared between projects). */
+  private resourceName(): string {
+    return `belt-${this.cluster.name}-${this.cluster.id ? this.cluster.id.slice(0, 8) : '<id8>'}`
+  }
+
+  foreignNote(): string | null {
+    return strangersNote(this.strangers, `instance(s) tagged ${CLUSTER_TAG}=${this.cluster.name}`, ID_TAG)
+  }
+
+  /** This cluster's instances (not terminated), with names resolved: Name tag, else the batch record. */
   private async inventory(signal?: AbortSignal): Promise<Listed[]> {
+    const {ours, foreign, legacy} = await this.inventoryByName(signal)
+    this.strangers = {foreign: foreign.length, legacy: legacy.length}
+    return ours
+  }
+
+  /** Every instance with this cluster's name tag, split by its id tag. */
+  private async inventoryByName(signal?: AbortSignal): Promise<{ours: Listed[]; foreign: Listed[]; legacy: Listed[]}> {
     const batchNames = new Map(this.batches().map((b) => [b.id, b.names]))
-    const out: Listed[] = []
+    const split = {ours: [] as Listed[], foreign: [] as Listed[], legacy: [] as Listed[]}
     let token: string | undefined
     do {
       const page = await this.call('DescribeInstances', (o) => this.client.send(new sdk.DescribeInstancesCommand({
@@ -454,12 +487,14 @@ export class Ec2Provider implements Provider {
           const batchId = tagValue(inst, BATCH_TAG) ?? null
           const fromBatch = batchId ? batchNames.get(batchId)?.[inst.AmiLaunchIndex ?? -1] : undefined
           const name = tagName || fromBatch || inst.InstanceId!
-          out.push({node: this.toNode(inst, name), instance: inst, named: Boolean(tagName), batchId: fromBatch ? batchId : null})
+          const id = tagValue(inst, ID_TAG)
+          const which = id === undefined ? split.legacy : this.cluster.id && id === this.cluster.id ? split.ours : split.foreign
+          which.push({node: this.toNode(inst, name), instance: inst, named: Boolean(tagName), batchId: fromBatch ? batchId : null})
         }
       }
       token = page.NextToken || undefined
     } while (token)
-    return out
+    return split
   }
 
   private toNode(inst: Instance, name: string): NodeInfo {
@@ -516,10 +551,10 @@ export class Ec2Provider implements Provider {
     return {subnetId: null, vpcId: vpc.VpcId ?? null, note: null}
   }
 
-  /** key_name when set (it must exist), else the cluster key imported once as belt-<cluster>. */
+  /** key_name when set (it must exist), else the cluster key imported once as belt-<cluster>-<id8>. */
   private async keyPair(progress: (m: string) => void): Promise<string> {
     const configured = this.setting('key_name')
-    const name = configured ?? `belt-${this.cluster.name}`
+    const name = configured ?? this.resourceName()
     const out = await this.call('DescribeKeyPairs', (o) => this.client.send(new sdk.DescribeKeyPairsCommand({Filters: [{Name: 'key-name', Values: [name]}]}), o))
     const existing = (out.KeyPairs ?? []).find((k) => k.KeyName === name)
     if (configured) {
@@ -539,7 +574,7 @@ export class Ec2Provider implements Provider {
       await this.call('ImportKeyPair', (o) => this.client.send(new sdk.ImportKeyPairCommand({
         KeyName: name,
         PublicKeyMaterial: Buffer.from(key.publicKey + '\n', 'utf8'),
-        TagSpecifications: [{ResourceType: 'key-pair', Tags: [{Key: CLUSTER_TAG, Value: this.cluster.name}]}],
+        TagSpecifications: [{ResourceType: 'key-pair', Tags: this.ownTags()}],
       }), o))
       progress(`imported ${key.publicPath} as key pair ${name}`)
     } catch (err) {
@@ -549,8 +584,12 @@ export class Ec2Provider implements Provider {
     return name
   }
 
+  /**
+   * belt-<cluster>-<id8>, or the group state.json records: an adopted cluster keeps the group its older nodes are
+   * in, since the swarm rules allow traffic only between members of one group.
+   */
   private groupName(): string {
-    return `belt-${this.cluster.name}`
+    return this.ec2State(this.cluster.state.read()).security_group?.name ?? this.resourceName()
   }
 
   private async findGroup(nameOrId: string, vpcId: string | null): Promise<SecurityGroup | null> {
@@ -580,7 +619,7 @@ export class Ec2Provider implements Provider {
           GroupName: name,
           Description: `belt: swarm nodes of cluster ${this.cluster.name}`,
           ...(vpcId ? {VpcId: vpcId} : {}),
-          TagSpecifications: [{ResourceType: 'security-group', Tags: [{Key: CLUSTER_TAG, Value: this.cluster.name}, {Key: 'Name', Value: name}]}],
+          TagSpecifications: [{ResourceType: 'security-group', Tags: [...this.ownTags(), {Key: 'Name', Value: name}]}],
         }), o))
         g = {GroupId: out.GroupId, GroupName: name, IpPermissions: []}
         progress(`created security group ${name} (${out.GroupId})`)
@@ -626,7 +665,7 @@ export class Ec2Provider implements Provider {
       const key = (eq >= 0 ? raw.slice(0, eq) : raw).trim()
       const value = eq >= 0 ? raw.slice(eq + 1) : ''
       if (!key || key.length > 128 || value.length > 256) throw new UsageError(`${where}: '${raw}' must be key=value (key up to 128 characters, value up to 256)`)
-      if (RESERVED_TAGS.has(key) || key.startsWith('aws:')) throw new UsageError(`${where}: tag key '${key}' is reserved (belt sets Name, ${CLUSTER_TAG} and ${BATCH_TAG})`)
+      if (RESERVED_TAGS.has(key) || key.startsWith('aws:')) throw new UsageError(`${where}: tag key '${key}' is reserved (belt sets Name, ${CLUSTER_TAG}, ${ID_TAG} and ${BATCH_TAG})`)
       tags.set(key, value)
     }
     if (tags.size > 40) throw new UsageError('at most 40 extra tags (EC2 allows 50 per instance)')
