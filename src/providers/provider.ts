@@ -78,6 +78,16 @@ export interface RemoveResult {
   interrupted: boolean
 }
 
+/** What `belt cluster adopt` did: state.json's nodes, each id-tagged now, already, missing from the cloud or refused. */
+export interface AdoptResult {
+  tagged: string[]
+  already: string[]
+  /** Listed in state.json, but the cloud has no such node with this cluster's name tag. */
+  missing: string[]
+  /** Refused: the node carries another cluster's id, or the tag call failed. */
+  failed: Failure[]
+}
+
 export interface WaitOptions {
   /** Return once at least this many nodes (of `names`, when given) have this status. */
   names?: string[]
@@ -117,6 +127,8 @@ export interface Provider {
    * none (legacy), or null. From the listing already made: no extra API call.
    */
   foreignNote?(): string | null
+  /** Id-tag exactly the nodes state.json lists (clusters made before ids); cloud drivers only. */
+  adopt?(): Promise<AdoptResult>
   /** The swarm firewall rules, where the provider manages one. */
   firewall?(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null>
 }

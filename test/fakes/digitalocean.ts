@@ -361,6 +361,8 @@ export class FakeDigitalOcean {
         if (!this.tags.has(name)) throw notFound()
         return [200, {tag: {name, resources: {count: 0}}}]
       }
+      case 'POST /v2/tags/:id/resources':
+        return this.tagResources(decodeURIComponent(id), b)
       case 'GET /v2/firewalls':
         return [200, this.page(q, 'firewalls', [...this.firewalls.values()], '/v2/firewalls')]
       case 'POST /v2/firewalls': {
@@ -386,6 +388,21 @@ export class FakeDigitalOcean {
       }
     }
     throw notFound()
+  }
+
+  /** POST /v2/tags/{tag}/resources: the tag must exist; droplets only (what belt tags). 204 on success. */
+  private tagResources(tag: string, b: Record<string, unknown>): [number, unknown] {
+    if (!this.tags.has(tag)) throw notFound()
+    const resources = b.resources
+    if (!Array.isArray(resources) || resources.length === 0) throw unprocessable('resources must be a non-empty list')
+    const droplets = resources.map((r: {resource_id?: unknown; resource_type?: unknown}) => {
+      if (r?.resource_type !== 'droplet') throw unprocessable(`resource_type '${String(r?.resource_type)}' is not supported here`)
+      const d = this.droplets.get(Number(r.resource_id))
+      if (!d) throw notFound()
+      return d
+    })
+    for (const d of droplets) if (!d.tags.includes(tag)) d.tags.push(tag)
+    return [204, undefined]
   }
 
   private page<T>(q: Record<string, string>, key: string, items: T[], path: string, view: (x: T) => unknown = (x) => x): Record<string, unknown> {
@@ -537,6 +554,7 @@ function routeOf(path: string): string {
   if (p[1] !== 'v2') return path
   if (p.length === 4 && ['droplets', 'firewalls', 'tags', 'sizes'].includes(p[2])) return `/v2/${p[2]}/:id`
   if (p.length === 5 && p[2] === 'account' && p[3] === 'keys') return '/v2/account/keys/:id'
+  if (p.length === 5 && p[2] === 'tags' && p[4] === 'resources') return '/v2/tags/:id/resources'
   return path
 }
 

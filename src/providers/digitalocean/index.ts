@@ -12,7 +12,7 @@ import {UsageError} from '../../core/errors.js'
 import {validateHostname} from '../../core/range.js'
 import {ensureClusterKey} from '../../ssh/keys.js'
 import type {
-  CreateOptions, CreatePlan, CreateResult, Failure, FirewallRule, NodeInfo, NodeStatus, Provider, RemoveResult,
+  AdoptResult, CreateOptions, CreatePlan, CreateResult, Failure, FirewallRule, NodeInfo, NodeStatus, Provider, RemoveResult,
   SshEndpoint, WaitOptions,
 } from '../provider.js'
 import {DoApi, DoApiError, isAmbiguous, resolveEndpoint, resolveToken} from './api.js'
@@ -31,6 +31,8 @@ const PER_PAGE = 200
 const SIZE_CACHE_MS = 24 * 3600_000
 const DEFAULT_POLL_MS = 5000
 const TAG_RULE = /^[a-zA-Z0-9_:-]{1,255}$/
+/** Droplets per POST /v2/tags/{tag}/resources of `cluster adopt`. */
+const ADOPT_CHUNK = 50
 
 interface Droplet {
   id: number
@@ -488,6 +490,43 @@ export class DigitalOceanProvider implements Provider {
       else found.push({name, host: n.public_ip ?? n.private_ip ?? '', port, user, private_ip: n.private_ip, public_ip: n.public_ip})
     }
     return {found, missing}
+  }
+
+  // ---- adopt -------------------------------------------------------------------------------------------------
+
+  /** Tag the droplets state.json lists (by droplet id) with the id tag; never one that carries another belt-id. */
+  async adopt(): Promise<AdoptResult> {
+    const tag = this.idTag
+    if (!tag) throw new Error('bug: adopt before the cluster has its id')
+    const result: AdoptResult = {tagged: [], already: [], missing: [], failed: []}
+    const {ours, foreign, legacy} = await this.listByName()
+    const byId = new Map<string, {d: Droplet; kind: 'ours' | 'foreign' | 'legacy'}>()
+    for (const d of ours) byId.set(String(d.id), {d, kind: 'ours'})
+    for (const d of foreign) byId.set(String(d.id), {d, kind: 'foreign'})
+    for (const d of legacy) byId.set(String(d.id), {d, kind: 'legacy'})
+    const toTag: {name: string; id: number}[] = []
+    for (const [name, rec] of Object.entries(this.cluster.state.read().nodes)) {
+      const hit = rec?.id ? byId.get(String(rec.id)) : undefined
+      if (!hit) result.missing.push(name)
+      else if (hit.kind === 'ours') result.already.push(name)
+      else if (hit.kind === 'foreign') {
+        const other = (hit.d.tags ?? []).find((t) => t.startsWith('belt-id:'))
+        result.failed.push({name, error: `droplet ${hit.d.id} carries another cluster's id (${other}); not retagged`})
+      } else toTag.push({name, id: hit.d.id})
+    }
+    if (toTag.length === 0) return result
+    await this.api.call(`create tag ${tag}`, (c) => c.tag.createTag({name: tag}))
+    for (const part of chunk(toTag, ADOPT_CHUNK)) {
+      try {
+        await this.api.call(`tag ${part.length} droplet(s) ${tag}`, (c) => c.tag.tagResources({
+          tag_name: tag, resources: part.map((x) => ({resource_id: String(x.id), resource_type: 'droplet'})),
+        } as never))
+        result.tagged.push(...part.map((x) => x.name))
+      } catch (err) {
+        result.failed.push(...part.map((x) => ({name: x.name, error: (err as Error).message})))
+      }
+    }
+    return result
   }
 
   // ---- remove ------------------------------------------------------------------------------------------------

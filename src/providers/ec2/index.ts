@@ -17,7 +17,7 @@ import {Interrupted, PartialFailure, UsageError} from '../../core/errors.js'
 import {validateHostname} from '../../core/range.js'
 import {ensureClusterKey} from '../../ssh/keys.js'
 import type {
-  CreateOptions, CreatePlan, CreateResult, Failure, FirewallRule, NodeInfo, NodeStatus, Provider, RemoveResult, SshEndpoint, WaitOptions,
+  AdoptResult, CreateOptions, CreatePlan, CreateResult, Failure, FirewallRule, NodeInfo, NodeStatus, Provider, RemoveResult, SshEndpoint, WaitOptions,
 } from '../provider.js'
 import {describeError, errorCode, makeClient, sdk, translate} from './client.js'
 import {describeRules, missingRules, plannedRules, swarmRules, toIpPermissions} from './firewall.js'
@@ -427,6 +427,39 @@ export class Ec2Provider implements Provider {
       })
     })
     return {removed: removed.map((l) => l.node.name), failed, interrupted}
+  }
+
+  // ---- adopt -------------------------------------------------------------------------------------------------
+
+  /** Tag the instances state.json lists (by instance id) with belt-cluster-id; never one with another cluster's id. */
+  async adopt(): Promise<AdoptResult> {
+    const id = this.cluster.id
+    if (!id) throw new Error('bug: adopt before the cluster has its id')
+    const result: AdoptResult = {tagged: [], already: [], missing: [], failed: []}
+    const {ours, foreign, legacy} = await this.inventoryByName()
+    const byId = new Map<string, {l: Listed; kind: 'ours' | 'foreign' | 'legacy'}>()
+    for (const l of ours) byId.set(l.node.id!, {l, kind: 'ours'})
+    for (const l of foreign) byId.set(l.node.id!, {l, kind: 'foreign'})
+    for (const l of legacy) byId.set(l.node.id!, {l, kind: 'legacy'})
+    const toTag: {name: string; id: string}[] = []
+    for (const [name, rec] of Object.entries(this.cluster.state.read().nodes)) {
+      const hit = rec?.id ? byId.get(String(rec.id)) : undefined
+      if (!hit || hit.l.node.status === 'gone') result.missing.push(name)
+      else if (hit.kind === 'ours') result.already.push(name)
+      else if (hit.kind === 'foreign') {
+        result.failed.push({name, error: `instance ${hit.l.node.id} carries another cluster's id (${ID_TAG}=${tagValue(hit.l.instance, ID_TAG)}); not retagged`})
+      } else toTag.push({name, id: hit.l.node.id!})
+    }
+    for (let i = 0; i < toTag.length; i += ADOPT_CHUNK) {
+      const part = toTag.slice(i, i + ADOPT_CHUNK)
+      try {
+        await this.call('CreateTags', (o) => this.client.send(new sdk.CreateTagsCommand({Resources: part.map((x) => x.id), Tags: [{Key: ID_TAG, Value: id}]}), o))
+        result.tagged.push(...part.map((x) => x.name))
+      } catch (err) {
+        result.failed.push(...part.map((x) => ({name: x.name, error: describeError(err)})))
+      }
+    }
+    return result
   }
 
   // ---- firewall ----------------------------------------------------------------------------------------------

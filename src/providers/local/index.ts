@@ -343,6 +343,14 @@ export class LocalProvider implements Provider {
     return withLock(cl.lockFile, `local cluster '${this.cluster.name}'`, run)
   }
 
+  /**
+   * Host folders and namespaces of this cluster on this machine that state.json does not list (a lost or emptied
+   * state.json): `cluster rm` counts them with the listed hosts, so the machine, not the file, decides.
+   */
+  unrecorded(): string[] {
+    return this.leftovers(this.network().cl).map((nl) => nl.dir)
+  }
+
   /** Namespaces and host folders of this cluster that state.json does not list. */
   private leftovers(cl: ClusterLayout): NodeLayout[] {
     const known = new Set(Object.values(this.records()).flatMap((r) => [r.netns, r.dir]))
