@@ -27,6 +27,11 @@ async function setup(t: import('node:test').TestContext, opts: ConstructorParame
   return {dir, fake, url, run, outputs, env}
 }
 
+/** The cluster_id `belt cluster new` wrote (CONTRACT §9). */
+function clusterId(dir: string, cluster: string): string {
+  return /^cluster_id: "([0-9a-f]+)"/m.exec(readFileSync(join(dir, '.belt', cluster, 'config.yml'), 'utf8'))![1]
+}
+
 function state(dir: string, cluster: string): {nodes: Record<string, {id: string}>; active_node: string | null; provider: Record<string, unknown>} {
   return JSON.parse(readFileSync(join(dir, '.belt', cluster, 'state.json'), 'utf8'))
 }
@@ -95,7 +100,7 @@ test('walkthrough: cluster new → create → status --wait → ip → ls → re
     assert.equal(n.size, 's-1vcpu-512mb-10gb')
     assert.equal(n.memory_mb, 512)
     assert.equal(n.region, 'sgp1')
-    assert.deepEqual(n.tags, ['belt-cluster:swarm2k'])
+    assert.deepEqual(n.tags, ['belt-cluster:swarm2k', `belt-id:${clusterId(dir, 'swarm2k')}`])
   }
   r = await run(['ls', 'node[3:9]'])
   assert.deepEqual(r.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]), ['node3', 'node4'])
@@ -117,7 +122,7 @@ test('walkthrough: cluster new → create → status --wait → ip → ls → re
   const partly = JSON.parse(r.stdout)
   assert.deepEqual(partly.created.map((n: {name: string}) => n.name), ['node5', 'node6'])
   assert.deepEqual(partly.existing.map((n: {name: string}) => n.name), ['node3', 'node4'])
-  assert.deepEqual(partly.created[0].tags.sort(), ['belt-cluster:swarm2k', 'workers'])
+  assert.deepEqual(partly.created[0].tags.sort(), ['belt-cluster:swarm2k', `belt-id:${clusterId(dir, 'swarm2k')}`, 'workers'])
 
   r = await run(['rm', 'node6'])
   assert.equal(r.code, 2, 'no terminal and no --force')
@@ -209,34 +214,38 @@ test('--dry-run creates nothing and shows the limit; >100 nodes need --yes witho
 })
 
 test('cloud firewall: created with the swarm rules, updated on admin_cidr change, refused with encrypted_overlay', async (t) => {
-  const {fake, run} = await setup(t)
+  const {dir, fake, run} = await setup(t)
   await run(['cluster', 'new', 'fw_test', '--driver', 'digitalocean', 'admin_cidr=203.0.113.0/24'])
+  // Named and targeted by the cluster's id: another project's fw_test cluster has its own firewall.
+  const id = clusterId(dir, 'fw_test')
+  const fwName = `belt-fw-test-${id.slice(0, 8)}`
+  const idTag = `belt-id:${id}`
   let r = await run(['firewall'])
   assert.equal(r.code, 0, r.stderr)
-  assert.match(r.stderr, /belt-fw-test does not exist yet/)
+  assert.match(r.stderr, new RegExp(`${fwName} does not exist yet`))
 
   r = await run(['create', '1gb', 'm[0:1]'])
   assert.equal(r.code, 0, r.stderr)
-  assert.match(r.stderr, /created cloud firewall belt-fw-test/)
+  assert.match(r.stderr, new RegExp(`created cloud firewall ${fwName}`))
   assert.equal(fake.firewalls.size, 1)
   const fw = [...fake.firewalls.values()][0] as {name: string; tags: string[]; inbound_rules: {protocol: string; ports: string; sources: {addresses?: string[]; tags?: string[]}}[]; outbound_rules: unknown[]}
-  assert.equal(fw.name, 'belt-fw-test')
-  assert.deepEqual(fw.tags, ['belt-cluster:fw_test'])
+  assert.equal(fw.name, fwName)
+  assert.deepEqual(fw.tags, [idTag])
   const inbound = fw.inbound_rules.map((x) => `${x.ports}/${x.protocol} ${(x.sources.addresses ?? x.sources.tags ?? []).join(',')}`).sort()
   assert.deepEqual(inbound, [
     '22/tcp 203.0.113.0/24',
     '2376/tcp 203.0.113.0/24',
-    '2377/tcp belt-cluster:fw_test',
-    '4789/udp belt-cluster:fw_test',
-    '7946/tcp belt-cluster:fw_test',
-    '7946/udp belt-cluster:fw_test',
+    `2377/tcp ${idTag}`,
+    `4789/udp ${idTag}`,
+    `7946/tcp ${idTag}`,
+    `7946/udp ${idTag}`,
   ])
   assert.equal(fw.outbound_rules.length, 3)
 
   r = await run(['firewall', '--json'])
   assert.equal(r.code, 0, r.stderr)
   const shown = JSON.parse(r.stdout)
-  assert.equal(shown.name, 'belt-fw-test')
+  assert.equal(shown.name, fwName)
   assert.equal(typeof shown.id, 'string')
   assert.equal(shown.rules.length, 9)
   assert.deepEqual(shown.rules[0], {direction: 'inbound', protocol: 'tcp', ports: '22', sources: ['203.0.113.0/24'], note: 'SSH, from admin_cidr'})
@@ -250,7 +259,7 @@ test('cloud firewall: created with the swarm rules, updated on admin_cidr change
   await run(['cluster', 'update', 'admin_cidr=198.51.100.7/32'])
   r = await run(['create', '1gb', 'm[0:1]'])
   assert.equal(r.code, 0, r.stderr)
-  assert.match(r.stderr, /updated cloud firewall belt-fw-test/)
+  assert.match(r.stderr, new RegExp(`updated cloud firewall ${fwName}`))
   assert.equal(fake.count('PUT', '/v2/firewalls/:id'), 1)
   r = await run(['firewall'])
   assert.match(r.stdout, /^inbound\s+tcp\s+22\s+198\.51\.100\.7\/32\s/m)
