@@ -8,6 +8,11 @@ import {EC2Client, RevokeSecurityGroupIngressCommand} from '@aws-sdk/client-ec2'
 import {ec2State, liveNames, range, SECRET, setupEc2} from './ec2-setup.js'
 import type {Ec2Fake, FakeRule} from '../fakes/ec2.js'
 
+/** The cluster_id `belt cluster new` wrote (CONTRACT §9). */
+function clusterId(dir: string, cluster: string): string {
+  return /^cluster_id: "([0-9a-f]+)"/m.exec(readFileSync(join(dir, '.belt', cluster, 'config.yml'), 'utf8'))![1]
+}
+
 const NODE_KEYS = ['name', 'id', 'status', 'provider_status', 'public_ip', 'private_ip', 'region', 'size', 'memory_mb', 'tags']
 
 function shortError(stderr: string): void {
@@ -36,6 +41,9 @@ test('walkthrough: cluster new → create in batches → ls → ip → status �
   const {dir, fake, url, run, outputs} = await setupEc2(t)
 
   let r = await run(['cluster', 'new', 'aws', '--driver', 'ec2', 'admin_cidr=203.0.113.0/24'])
+  // The key pair and security group carry the cluster id: another project's `aws` cluster has its own.
+  const id = clusterId(dir, 'aws')
+  const own = `belt-aws-${id.slice(0, 8)}`
   assert.equal(r.code, 0, r.stderr)
   r = await run(['cluster', 'update', 'batch_size=5'])
   assert.equal(r.code, 0, r.stderr)
@@ -62,13 +70,13 @@ test('walkthrough: cluster new → create in batches → ls → ip → status �
     assert.equal(p.MaxCount, '5')
     assert.equal(p.InstanceType, 't3.micro')
     assert.equal(p.ImageId, 'ami-0noble0000000000b', 'the newest Canonical Ubuntu LTS server image, not a newer impostor or minimal image')
-    assert.equal(p.KeyName, 'belt-aws')
+    assert.equal(p.KeyName, own)
     assert.ok(p.ClientToken.length <= 64)
     const batch = st.batches.find((b) => b.client_token === p.ClientToken)
     assert.ok(batch, 'every launched batch was recorded in state.json')
     assert.equal(p['TagSpecification.1.ResourceType'], 'instance')
     const tags = Object.fromEntries(Object.keys(p).filter((k) => /^TagSpecification\.1\.Tag\.\d+\.Key$/.test(k)).map((k) => [p[k], p[k.replace(/Key$/, 'Value')]]))
-    assert.deepEqual(tags, {'belt-cluster': 'aws', 'belt-batch': batch.id})
+    assert.deepEqual(tags, {'belt-cluster': 'aws', 'belt-cluster-id': id, 'belt-batch': batch.id})
     assert.match(Buffer.from(p.UserData, 'base64').toString('utf8'), /get\.docker\.com/, 'default user data installs Docker')
   }
   // Exact Name tags: the batch's names in AmiLaunchIndex order.
@@ -86,7 +94,7 @@ test('walkthrough: cluster new → create in batches → ls → ip → status �
   assert.deepEqual(Object.keys(st.nodes).sort(), range('w', 1, 20).sort())
   assert.equal(fake.calls.ImportKeyPair, 1)
   const pub = readFileSync(join(dir, '.belt', 'aws', 'ssh', 'id_ed25519.pub'), 'utf8').trim()
-  assert.equal(fake.keyPairs.get('belt-aws')!.publicKey, pub, 'the cluster key was imported')
+  assert.equal(fake.keyPairs.get(own)!.publicKey, pub, 'the cluster key was imported')
   // Polled with filtered, paged listings, never per instance.
   for (const q of fake.requests.filter((x) => x.action === 'DescribeInstances')) {
     assert.equal(q.params['Filter.1.Name'], 'tag:belt-cluster')
@@ -96,18 +104,19 @@ test('walkthrough: cluster new → create in batches → ls → ip → status �
     assert.ok(!('InstanceId.1' in q.params))
   }
 
-  // Security group belt-aws: admin ports from admin_cidr, swarm ports from the group itself.
+  // Security group belt-aws-<id8>: admin ports from admin_cidr, swarm ports from the group itself.
   const groups = [...fake.groups.values()]
   assert.equal(groups.length, 1)
-  assert.equal(groups[0].groupName, 'belt-aws')
+  assert.equal(groups[0].groupName, own)
   assert.equal(fake.tag(groups[0], 'belt-cluster'), 'aws')
+  assert.equal(fake.tag(groups[0], 'belt-cluster-id'), id)
   assert.deepEqual(ruleStrings(fake, groups[0].groupId), SWARM_RULES)
   for (const id of st.batches.flatMap((b) => b.instance_ids!)) assert.deepEqual(fake.instances.get(id)!.groupIds, [groups[0].groupId])
 
   r = await run(['firewall', '--json'])
   assert.equal(r.code, 0, r.stderr)
   const fw = JSON.parse(r.stdout)
-  assert.equal(fw.name, 'belt-aws')
+  assert.equal(fw.name, own)
   assert.equal(fw.id, groups[0].groupId)
   const fwRules = fw.rules.map((x: {protocol: string; ports: string; sources: string[]}) => `${x.protocol} ${x.ports} ${x.sources.join(',')}`).sort()
   const sg = groups[0].groupId
@@ -130,6 +139,7 @@ test('walkthrough: cluster new → create in batches → ls → ip → status �
     assert.equal(n.memory_mb, 1024)
     assert.equal(n.region, 'us-east-1')
     assert.ok(n.tags.includes('belt-cluster=aws'))
+    assert.ok(n.tags.includes(`belt-cluster-id=${id}`))
     assert.ok(n.tags.includes(`Name=${n.name}`))
   }
 
@@ -204,9 +214,10 @@ test('walkthrough: cluster new → create in batches → ls → ip → status �
 })
 
 test('config errors: missing admin_cidr, bad size, bad tag, no credentials, other region → exit 2 before any change', async (t) => {
-  const {fake, run} = await setupEc2(t)
+  const {dir, fake, run} = await setupEc2(t)
   let r = await run(['cluster', 'new', 'bare', '--driver', 'ec2'])
   assert.equal(r.code, 0, r.stderr)
+  const own = `belt-bare-${clusterId(dir, 'bare').slice(0, 8)}`
 
   r = await run(['create', '1gb', 'w[1:3]'])
   assert.equal(r.code, 2)
@@ -236,14 +247,14 @@ test('config errors: missing admin_cidr, bad size, bad tag, no credentials, othe
   assert.match(r.stderr, /no AWS credentials/)
   shortError(r.stderr)
 
-  // belt-<cluster> exists in the region but holds another key (e.g. .belt/ was recreated): refused, not used.
-  fake.keyPairs.set('belt-bare', {keyPairId: 'key-0other', keyName: 'belt-bare', fingerprint: 'Q7j1wOJ+CYuGabixNA3iBz/VOfatXqyvbFLALv1/HAw=', keyType: 'ed25519', publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq0 other'})
+  // belt-<cluster>-<id8> exists in the region but holds another key (e.g. .belt/ was recreated): refused, not used.
+  fake.keyPairs.set(own, {keyPairId: 'key-0other', keyName: own, fingerprint: 'Q7j1wOJ+CYuGabixNA3iBz/VOfatXqyvbFLALv1/HAw=', keyType: 'ed25519', publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq0 other'})
   r = await run(['create', '1gb', 'w1'])
   assert.equal(r.code, 2, r.stderr)
-  assert.match(r.stderr, /^belt: key pair 'belt-bare' in us-east-1 is not .*id_ed25519\.pub.*\n$/m)
+  assert.match(r.stderr, new RegExp(`^belt: key pair '${own}' in us-east-1 is not .*id_ed25519\\.pub.*\\n$`, 'm'))
   assert.doesNotMatch(r.stderr, /\n\s+at /)
   assert.equal(fake.calls.CreateSecurityGroup, undefined)
-  fake.keyPairs.delete('belt-bare')
+  fake.keyPairs.delete(own)
 
   // key_name that does not exist: refused before the security group is created.
   r = await run(['cluster', 'update', 'key_name=nope'])
