@@ -191,6 +191,20 @@ export class Ec2Fake {
     return i.tags.find((t) => t.key === key)?.value
   }
 
+  /** Seed a running instance directly (e.g. one made before cluster ids, or by another project). */
+  seedInstance(name: string, tags: FakeTag[]): FakeInstance {
+    const subnet = this.subnets.find((x) => x.defaultForAz)!
+    const n = ++this.ipSeq
+    const inst: FakeInstance = {
+      instanceId: this.id('i'), reservationId: this.id('r'), imageId: 'ami-0noble0000000000b', instanceType: 't3.micro', keyName: null,
+      launchIndex: 0, launchedAt: Date.now() - this.pendingMs, terminatedAt: null, clientToken: null, subnetId: subnet.subnetId,
+      vpcId: subnet.vpcId, privateIp: `172.31.${(n >> 8) & 255}.${n & 255}`, publicIp: `198.18.${(n >> 8) & 255}.${n & 255}`, groupIds: [],
+      userData: null, tags: [{key: 'Name', value: name}, ...tags.map((t) => ({...t}))],
+    }
+    this.instances.set(inst.instanceId, inst)
+    return inst
+  }
+
   /** Instances not terminated / shutting down. */
   live(): FakeInstance[] {
     return [...this.instances.values()].filter((i) => i.terminatedAt === null)

@@ -50,9 +50,15 @@ export function setClusterId(doc: Document, id: string): void {
   const value = new Scalar(id)
   // Quoted: an id of only digits (or digits and one 'e') would otherwise read back as a number.
   value.type = Scalar.QUOTE_DOUBLE
-  value.comment = ' written by belt: this cluster\'s identity in the cloud; never edit or copy it'
+  value.comment = ' belt\'s id for this cluster\'s cloud resources: never edit it or copy it to another project'
   const pair = doc.createPair(CLUSTER_ID_KEY, value)
   const at = map.items.findIndex((p) => isScalar(p.key) && p.key.value === 'driver')
+  const first = map.items[0]?.key
+  if (at === -1 && isScalar(first) && first.commentBefore) {
+    // The file's opening comment belongs to the file, not to the block that happens to come first.
+    ;(pair.key as Scalar).commentBefore = first.commentBefore
+    first.commentBefore = undefined
+  }
   map.items.splice(at + 1, 0, pair as never)
 }
 
