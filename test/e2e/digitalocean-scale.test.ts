@@ -23,7 +23,8 @@ async function setup(t: import('node:test').TestContext, cluster: string, opts: 
   const r = await run(['cluster', 'new', cluster, '--driver', 'digitalocean'])
   assert.equal(r.code, 0, r.stderr)
   const stateNodes = () => JSON.parse(readFileSync(join(dir, '.belt', cluster, 'state.json'), 'utf8')).nodes as Record<string, {id: string}>
-  return {dir, fake, run, stateNodes, tag: `belt-cluster:${cluster}`}
+  const id = /^cluster_id: "([0-9a-f]+)"/m.exec(readFileSync(join(dir, '.belt', cluster, 'config.yml'), 'utf8'))![1]
+  return {dir, fake, run, stateNodes, tag: `belt-cluster:${cluster}`, idTag: `belt-id:${id}`}
 }
 
 async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
@@ -124,8 +125,8 @@ test('Ctrl-C in the middle of a create: exit 130, state.json records what was ma
 })
 
 test('the pacer keeps to 250 requests in any 60 s: the real window is never overrun', async (t) => {
-  const {fake, run, tag} = await setup(t, 'pace')
-  fake.seedDroplet('n1', [tag], 'off')
+  const {fake, run, tag, idTag} = await setup(t, 'pace')
+  fake.seedDroplet('n1', [tag, idTag], 'off')
   const r = await run(['status', '--wait', 'active=1', '--timeout', '64s'], {BELT_POLL_INTERVAL_MS: '5'})
   assert.equal(r.code, 1, 'times out: the node stays off')
   assert.match(r.stderr, /timed out after 64s: 0 of 1 nodes active/)
