@@ -19,7 +19,8 @@ export default class ClusterAdopt extends BeltCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ClusterAdopt)
-    const cluster = args.name ? named(args.name) : this.resolveCluster(flags)
+    const cluster = args.name ? named(args.name) ?? this.resolveCluster(flags) : this.resolveCluster(flags)
+    if (args.name && cluster.name !== args.name) throw new UsageError(`no cluster named '${args.name}'`)
     const had = cluster.id
     const provider = await providerFor(cluster)
     const id = ensureClusterId(cluster)
@@ -38,9 +39,10 @@ export default class ClusterAdopt extends BeltCommand {
   }
 }
 
-function named(name: string): Cluster {
+/** .belt/NAME, or null (then NAME may still be the `.belt.yml` cluster `default`). */
+function named(name: string): Cluster | null {
   checkClusterName(name)
   const beltDir = findBeltDir()
-  if (!beltDir || !existsSync(join(beltDir, name, 'config.yml'))) throw new UsageError(`no cluster named '${name}'`)
+  if (!beltDir || !existsSync(join(beltDir, name, 'config.yml'))) return null
   return loadClusterAt(name, join(beltDir, name), join(beltDir, name, 'config.yml'))
 }
