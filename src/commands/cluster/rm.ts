@@ -12,7 +12,9 @@ export default class ClusterRm extends BeltCommand {
   static description = 'Remove a cluster\'s folder (template, state, keys, certificates); refuses while the provider still has nodes of it'
   static examples = ['<%= config.bin %> cluster rm lab', '<%= config.bin %> cluster rm lab --force']
   static args = {name: Args.string({description: 'cluster name', required: true})}
-  static flags = {force: Flags.boolean({char: 'f', description: 'remove the folder even though nodes of the cluster still exist (they are not removed)'})}
+  static flags = {
+    force: Flags.boolean({char: 'f', description: 'remove the folder even though nodes of the cluster still exist (they are not removed)'}),
+  }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ClusterRm)
@@ -23,7 +25,8 @@ export default class ClusterRm extends BeltCommand {
     if (!flags.force) {
       const left = await remainingNodes(c)
       if (left.count > 0) {
-        throw new UsageError(`cluster '${args.name}' still has ${left.count} node(s) ${left.where}; remove them first (belt rm --all --cluster ${args.name}) or use --force`)
+        throw new UsageError(`cluster '${args.name}' still has ${left.count} node(s) ${left.where}; `
+          + `remove them first (belt rm --all --cluster ${args.name}) or use --force`)
       }
     }
     removeClusterDir(beltDir, args.name)
@@ -45,6 +48,7 @@ async function remainingNodes(c: Cluster): Promise<{count: number; where: string
   const provider = await providerFor(c)
   const live = (await provider.list()).filter((n) => n.status !== 'gone').length
   const unrecorded = 'unrecorded' in provider ? (provider as {unrecorded(): string[]}).unrecorded().length : 0
-  const where = c.driver === 'local' ? 'on this machine' : c.driver === 'digitalocean' ? `tagged belt-id:${c.id}` : `tagged belt-cluster-id=${c.id}`
+  const where = c.driver === 'local' ? 'on this machine'
+    : c.driver === 'digitalocean' ? `tagged belt-id:${c.id}` : `tagged belt-cluster-id=${c.id}`
   return {count: live + unrecorded, where}
 }

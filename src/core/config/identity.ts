@@ -87,6 +87,7 @@ export function refuseUnadopted(cluster: Cluster): void {
   if (cluster.id || (cluster.driver !== 'digitalocean' && cluster.driver !== 'ec2')) return
   const known = Object.keys(cluster.state.read().nodes).length
   if (known > 0) {
-    throw new UsageError(`cluster '${cluster.name}' was made before cluster ids (state.json lists ${known} node(s), config.yml has no cluster_id): run belt cluster adopt first`)
+    throw new UsageError(`cluster '${cluster.name}' was made before cluster ids `
+      + `(state.json lists ${known} node(s), config.yml has no cluster_id): run belt cluster adopt first`)
   }
 }

@@ -1,9 +1,10 @@
 // The DigitalOcean driver. A cluster's droplets are exactly those tagged `belt-id:<cluster_id>` (next to the name
 // tag `belt-cluster:<cluster>`): every listing, wait and removal is scoped by the id. Listings ask for the name tag
 // once and split by the id tag here, so droplets of another project with the same cluster name (foreign) or from
-// before cluster ids (legacy) are counted for `ls` without a second listing, and never touched. Creates go 10 names per POST /v2/droplets, several requests at a time,
-// all paced per token (pacer.ts); each batch is recorded in state.json as it returns, and a batch whose outcome is
-// unknown (5xx, reset, timeout) is looked up by tag before anything is posted again, so retries never duplicate.
+// before cluster ids (legacy) are counted for `ls` without a second listing, and never touched.
+// Creates go 10 names per POST /v2/droplets, several requests at a time, all paced per token (pacer.ts); each batch
+// is recorded in state.json as it returns, and a batch whose outcome is unknown (5xx, reset, timeout) is looked up
+// by tag before anything is posted again, so retries never duplicate.
 import {createHash} from 'node:crypto'
 import pLimit from 'p-limit'
 import type {Cluster} from '../../core/config/cluster.js'

@@ -1,7 +1,7 @@
 // The ec2 driver: EC2 instances as swarm nodes, through @aws-sdk/client-ec2.
 // create: RunInstances in batches (MinCount = MaxCount ≤ batch_size) with a ClientToken per batch and launch tags
-// belt-cluster / belt-cluster-id / belt-batch, then one exact `Name` tag per instance (by AmiLaunchIndex). Every batch is recorded in
-// state.json before RunInstances is called, so a create killed between launch and naming is adopted by a re-run
+// belt-cluster / belt-cluster-id / belt-batch, then one exact `Name` tag per instance (by AmiLaunchIndex). Every
+// batch is recorded in state.json before RunInstances is called, so a create killed between launch and naming is adopted by a re-run
 // (instances found by their belt-batch tag are named, never launched again). Listing and waiting use
 // DescribeInstances with filters and NextToken paging, never one call per instance. A cluster's instances are those
 // with its id tag (belt-cluster-id=<cluster_id>): listings filter by the name tag and split by the id here, so
@@ -447,13 +447,15 @@ export class Ec2Provider implements Provider {
       if (!hit || hit.l.node.status === 'gone') result.missing.push(name)
       else if (hit.kind === 'ours') result.already.push(name)
       else if (hit.kind === 'foreign') {
-        result.failed.push({name, error: `instance ${hit.l.node.id} carries another cluster's id (${ID_TAG}=${tagValue(hit.l.instance, ID_TAG)}); not retagged`})
+        const other = `${ID_TAG}=${tagValue(hit.l.instance, ID_TAG)}`
+        result.failed.push({name, error: `instance ${hit.l.node.id} carries another cluster's id (${other}); not retagged`})
       } else toTag.push({name, id: hit.l.node.id!})
     }
     for (let i = 0; i < toTag.length; i += ADOPT_CHUNK) {
       const part = toTag.slice(i, i + ADOPT_CHUNK)
       try {
-        await this.call('CreateTags', (o) => this.client.send(new sdk.CreateTagsCommand({Resources: part.map((x) => x.id), Tags: [{Key: ID_TAG, Value: id}]}), o))
+        const command = new sdk.CreateTagsCommand({Resources: part.map((x) => x.id), Tags: [{Key: ID_TAG, Value: id}]})
+        await this.call('CreateTags', (o) => this.client.send(command, o))
         result.tagged.push(...part.map((x) => x.name))
       } catch (err) {
         result.failed.push(...part.map((x) => ({name: x.name, error: describeError(err)})))
