@@ -13,8 +13,12 @@ export abstract class BeltCommand extends Command {
     return resolveCluster({cluster: flags.cluster, config: flags.config})
   }
 
-  // Errors are rendered in one place (ui/errors.ts, via main.ts).
+  // Errors are rendered in one place (ui/errors.ts, via main.ts); oclif's parse errors there name this command.
   protected async catch(err: Error & {exitCode?: number}): Promise<unknown> {
+    if (err && typeof err === 'object' && !('beltCommand' in err)) {
+      const {args, flags, strict, usage} = this.ctor
+      Object.assign(err, {beltCommand: {id: this.id, args, flags: {...BeltCommand.baseFlags, ...flags}, strict, usage}})
+    }
     throw err
   }
 }

@@ -22,7 +22,7 @@ export default class Create extends BeltCommand {
   static strict = false
   static args = {
     size: Args.string({description: 'provider size (s-1vcpu-1gb, t3.small) or memory (512mb, 8192MB, 1gb)', required: true}),
-    patterns: Args.string({description: "node names or patterns ('node[1:4]', 'mg0,w[1:3]')", required: true}),
+    pattern: Args.string({description: "node names or patterns ('node[1:4]', 'mg0,w[1:3]'); more may follow", required: true}),
   }
   static flags = {
     region: Flags.string({description: 'region (default: the template\'s)'}),

@@ -47,7 +47,7 @@ When ssh_user is not root, docker runs through sudo -n.`
     if (rest.length === 0) throw new UsageError('nothing to run: give docker arguments, e.g. belt docker ps')
     const cluster = this.resolveCluster({cluster: flags.cluster as string | undefined, config: flags.config as string | undefined})
     const concurrency = flags.concurrency === undefined ? Number(cluster.settings.concurrency ?? 100) : Number(flags.concurrency)
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number ≥ 1, got '${flags.concurrency}'`)
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be an integer ≥ 1, got ${flags.concurrency}`)
     const timeoutMs = typeof flags.timeout === 'string' ? parseDuration(flags.timeout, '--timeout') : undefined
     const endpoints = typeof flags.host === 'string'
       ? await endpointsForPatterns(cluster, [flags.host])

@@ -79,10 +79,27 @@ export function expandPatterns(args: readonly string[], validate?: (name: string
   return out
 }
 
-/** DigitalOcean's droplet-name rule (also a sane default for any hostname-like node name). */
-const DO_NAME = /^[a-zA-Z0-9]?[a-z0-9A-Z.\-]*[a-z0-9A-Z]$/
-export function validateHostname(name: string, pattern: string): void {
-  if (name.length > 255 || !DO_NAME.test(name)) {
-    throw new UsageError(`invalid node name '${name}' from pattern '${pattern}': use letters, digits, '.' and '-', ending in a letter or digit (at most 255 characters)`)
+/** A host-name label (CONTRACT §9): letters, digits and '-', starting and ending with a letter or digit, ≤ 63. */
+const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
+export const MAX_HOSTNAME = 253
+const HOSTNAME = new RegExp(`^${LABEL.source.slice(1, -1)}(\\.${LABEL.source.slice(1, -1)})*$`)
+
+/** Why a node name is not a host name, or null when it is one. */
+export function hostnameProblem(name: string): string | null {
+  // The one-regex test first: patterns expand to 100,000 names, and the reason is only needed for a bad one.
+  if (name.length <= MAX_HOSTNAME && HOSTNAME.test(name)) return null
+  if (name.startsWith('-')) return "a name cannot start with '-' (flags go before a `--`)"
+  if (name.length > MAX_HOSTNAME) return `a host name has at most ${MAX_HOSTNAME} characters, this one ${name.length}`
+  for (const label of name.split('.')) {
+    if (label === '') return "a host name has no empty part (a leading, trailing or doubled '.')"
+    if (label.length > 63) return `each '.'-separated part has at most 63 characters, '${label.slice(0, 12)}…' has ${label.length}`
+    if (!LABEL.test(label)) return "use letters, digits and '-' between dots, each part starting and ending with a letter or digit"
   }
+  return null
+}
+
+/** Node names are host names: droplet and instance names, hostnames of local hosts, certificate names. */
+export function validateHostname(name: string, pattern: string): void {
+  const problem = hostnameProblem(name)
+  if (problem) throw new UsageError(`invalid node name '${name}'${pattern === name ? '' : ` from pattern '${pattern}'`}: ${problem}`)
 }

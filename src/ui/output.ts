@@ -14,6 +14,12 @@ export function warn(line: string): void {
   process.stderr.write(`warning: ${line}\n`)
 }
 
+/** After writing a config.yml that holds a secret (store.ts made it 0600). */
+export function warnSecretInConfig(path: string, keys: string[]): void {
+  if (keys.length === 0) return
+  warn(`${path} holds ${keys.join(', ')} and is now mode 0600, but config.yml is meant for git: prefer DIGITALOCEAN_ACCESS_TOKEN`)
+}
+
 /** Exactly one JSON document on stdout. */
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n')

@@ -35,7 +35,7 @@ const bad: [string, RegExp][] = [
   ['bad.', /invalid node name 'bad.'/],
   ['a b', /invalid node name 'a b'/],
   ['bad_name', /invalid node name 'bad_name'/],
-  ['x'.repeat(256), /at most 255/],
+  ['x'.repeat(256), /at most 253 characters/],
   ['node[1:3]-', /invalid node name 'node1-' from pattern 'node\[1:3\]-'/],
 ]
 for (const [input, re] of bad) {

@@ -8,7 +8,7 @@ import {templatePath} from '../../core/paths.js'
 import {checkClusterName, ensureBeltDir, parseConfigText, readActiveCluster, writeActiveCluster, writeConfigFile} from '../../core/config/store.js'
 import {applyAssignments} from '../../core/config/update.js'
 import {newClusterId, setClusterId} from '../../core/config/identity.js'
-import {info} from '../../ui/output.js'
+import {info, warnSecretInConfig} from '../../ui/output.js'
 
 export default class ClusterNew extends BeltCommand {
   static description = 'Create a cluster template in .belt/NAME/config.yml from the driver\'s commented template'
@@ -18,6 +18,7 @@ export default class ClusterNew extends BeltCommand {
     '<%= config.bin %> cluster new lab --driver local',
     "<%= config.bin %> cluster new mine --driver generic hosts.mg0=203.0.113.10 hosts.w1=203.0.113.11",
   ]
+  static usage = '<%= command.id %> NAME --driver DRIVER [KEY=VALUE...]'
   static strict = false
   static args = {
     name: Args.string({description: 'cluster name (lowercase letters, digits, - and _)', required: true}),
@@ -38,9 +39,10 @@ export default class ClusterNew extends BeltCommand {
     const cfg = parseConfigText(readFileSync(templatePath(flags.driver), 'utf8'), templatePath(flags.driver))
     const diff = applyAssignments(cfg.doc, cfg.driver, assignments, 'cluster new')
     setClusterId(cfg.doc, newClusterId())
-    writeConfigFile(path, cfg.doc)
+    const secrets = writeConfigFile(path, cfg.doc)
     info(`created cluster '${name}' (driver ${flags.driver}) in ${path}`)
     for (const l of diff.lines) info(l)
+    warnSecretInConfig(path, secrets)
     if (!readActiveCluster(beltDir)) {
       writeActiveCluster(beltDir, name)
       info(`'${name}' is now the active cluster`)

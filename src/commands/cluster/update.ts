@@ -2,7 +2,7 @@ import {BeltCommand} from '../../base-command.js'
 import {UsageError} from '../../core/errors.js'
 import {readConfigFile, writeConfigFile} from '../../core/config/store.js'
 import {applyAssignments} from '../../core/config/update.js'
-import {info, out} from '../../ui/output.js'
+import {info, out, warnSecretInConfig} from '../../ui/output.js'
 
 export default class ClusterUpdate extends BeltCommand {
   static description = 'Set keys of the cluster\'s driver block (key=value; key=[a,b] for lists; dotted keys into maps; key= removes)'
@@ -25,7 +25,7 @@ export default class ClusterUpdate extends BeltCommand {
       info(`cluster '${cluster.name}': nothing changed`)
       return
     }
-    writeConfigFile(cluster.configPath, cfg.doc)
+    warnSecretInConfig(cluster.configPath, writeConfigFile(cluster.configPath, cfg.doc))
     for (const l of diff.lines) out(l)
   }
 }

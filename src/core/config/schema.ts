@@ -1,6 +1,7 @@
 // Every config key belt knows, per driver, with its type, default and a one-line meaning.
 // templates/<driver>.yml explains the same keys to users; validation and `cluster update` use this table.
 import {UsageError} from '../errors.js'
+import {hostnameProblem} from '../range.js'
 import {checkUserTag} from './identity.js'
 
 export const DRIVERS = ['digitalocean', 'ec2', 'generic', 'local'] as const
@@ -108,7 +109,9 @@ export function checkValue(driver: Driver, key: string, value: unknown, where: s
   const spec = keysFor(driver)[key]
   if (!spec) throw new UsageError(`${where}: unknown key '${key}' for driver ${driver}; valid keys: ${validKeyList(driver)}`)
   if (value === null || value === undefined) return
-  const bad = (want: string) => new UsageError(`${where}: '${key}' must be ${want}, got ${JSON.stringify(value)}`)
+  // A secret's rejected value is described by its kind only: it may be the token itself.
+  const got = spec.secret ? kindOf(value) : JSON.stringify(value)
+  const bad = (want: string) => new UsageError(`${where}: '${key}' must be ${want}, got ${got}`)
   switch (spec.type) {
     case 'string':
       if (typeof value !== 'string' && typeof value !== 'number') throw bad('a string')
@@ -138,6 +141,12 @@ export function checkValue(driver: Driver, key: string, value: unknown, where: s
   }
 }
 
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'a list (value not shown)'
+  if (typeof value === 'object') return 'a map (value not shown)'
+  return `a ${typeof value} (value not shown)`
+}
+
 /** Validate a whole driver block. */
 export function validateBlock(driver: Driver, block: Record<string, unknown>, where: string): void {
   for (const [k, v] of Object.entries(block)) checkValue(driver, k, v, where)
@@ -148,6 +157,8 @@ export function validateBlock(driver: Driver, block: Record<string, unknown>, wh
 const HOST_KEYS = ['address', 'private_address', 'user', 'port', 'ssh_key']
 function validateGenericHosts(hosts: Record<string, unknown>, where: string): void {
   for (const [name, h] of Object.entries(hosts)) {
+    const problem = hostnameProblem(name)
+    if (problem) throw new UsageError(`${where}: hosts.${name}: invalid node name '${name}': ${problem}`)
     if (typeof h === 'string') continue
     if (!h || typeof h !== 'object' || Array.isArray(h)) {
       throw new UsageError(`${where}: hosts.${name} must be an address or a map with ${HOST_KEYS.join(', ')}`)

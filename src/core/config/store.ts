@@ -6,7 +6,7 @@ import {parseDocument, Document, isMap} from 'yaml'
 import {UsageError} from '../errors.js'
 import {writeFileAtomic} from './atomic.js'
 import {checkClusterId, CLUSTER_ID_KEY} from './identity.js'
-import {Driver, isDriver, validateBlock, DRIVERS} from './schema.js'
+import {Driver, isDriver, isSecretKey, validateBlock, DRIVERS} from './schema.js'
 
 export const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
 
@@ -24,9 +24,28 @@ export function checkClusterName(name: string): void {
   }
 }
 
+/** A file belt could not read or make, as a configuration mistake (exit 2) that names it. */
+export function fileError(path: string, err: unknown, what = 'config file'): UsageError {
+  const code = (err as NodeJS.ErrnoException)?.code
+  const reason: Record<string, string> = {
+    ENOENT: 'does not exist',
+    EISDIR: `is a directory, not a ${what}`,
+    EACCES: 'is not accessible: permission denied',
+    EPERM: 'is not accessible: operation not permitted',
+    ENOTDIR: 'is not reachable: a folder on its path is a file',
+    EEXIST: 'exists and is not a directory',
+    ELOOP: 'is a symlink loop',
+  }
+  return new UsageError(`${path} ${reason[code ?? ''] ?? `cannot be used (${code ?? (err as Error)?.message})`}`)
+}
+
 /** Find `.belt/` in cwd or its nearest parent, or BELT_DIR. Returns null when there is none. */
 export function findBeltDir(cwd = process.cwd(), env = process.env): string | null {
-  if (env.BELT_DIR) return resolve(env.BELT_DIR)
+  if (env.BELT_DIR) {
+    const dir = resolve(env.BELT_DIR)
+    if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`BELT_DIR=${env.BELT_DIR} is not a directory`)
+    return dir
+  }
   let dir = resolve(cwd)
   for (;;) {
     const candidate = join(dir, '.belt')
@@ -40,9 +59,13 @@ export function findBeltDir(cwd = process.cwd(), env = process.env): string | nu
 /** The `.belt` folder, created (with its .gitignore) when a command needs one. */
 export function ensureBeltDir(cwd = process.cwd(), env = process.env): string {
   const dir = findBeltDir(cwd, env) ?? join(resolve(cwd), '.belt')
-  mkdirSync(dir, {recursive: true})
   const gi = join(dir, '.gitignore')
-  if (!existsSync(gi)) writeFileAtomic(gi, GITIGNORE)
+  try {
+    mkdirSync(dir, {recursive: true})
+    if (!existsSync(gi)) writeFileAtomic(gi, GITIGNORE)
+  } catch (err) {
+    throw fileError(dir, err, 'folder')
+  }
   return dir
 }
 
@@ -57,7 +80,12 @@ export function listClusterNames(beltDir: string): string[] {
 export function readActiveCluster(beltDir: string): string | null {
   const f = join(beltDir, 'active')
   if (!existsSync(f)) return null
-  const name = readFileSync(f, 'utf8').trim()
+  let name: string
+  try {
+    name = readFileSync(f, 'utf8').trim()
+  } catch (err) {
+    throw fileError(f, err, 'file')
+  }
   return name || null
 }
 
@@ -78,7 +106,12 @@ export interface ConfigFile {
 
 export function readConfigFile(path: string): ConfigFile {
   if (!existsSync(path)) throw new UsageError(`config file ${path} does not exist`)
-  const text = readFileSync(path, 'utf8')
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw fileError(path, err)
+  }
   return parseConfigText(text, path)
 }
 
@@ -86,9 +119,15 @@ export function parseConfigText(text: string, path: string): ConfigFile {
   const doc = parseDocument(text)
   if (doc.errors.length > 0) {
     const e = doc.errors[0]
-    throw new UsageError(`${path}: invalid YAML: ${e.message.split('\n')[0]}`)
+    throw new UsageError(`${path}: invalid YAML: ${e.message.split('\n')[0].replace(/:\s*$/, '')}`)
   }
-  const data = (doc.toJS() ?? {}) as Record<string, unknown>
+  let data: Record<string, unknown>
+  try {
+    // yaml refuses to expand more than maxAliasCount aliases (a "billion laughs" file), with an error.
+    data = (doc.toJS({maxAliasCount: 100}) ?? {}) as Record<string, unknown>
+  } catch (err) {
+    throw new UsageError(`${path}: invalid YAML: ${(err as Error).message.split('\n')[0]}`)
+  }
   if (typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`${path}: expected a map at the top level`)
   let driver = data.driver
   if (driver === undefined) {
@@ -112,8 +151,30 @@ export function parseConfigText(text: string, path: string): ConfigFile {
   return {path, doc, driver, block, clusterId}
 }
 
-export function writeConfigFile(path: string, doc: Document): void {
-  writeFileAtomic(path, doc.toString({lineWidth: 0}))
+/**
+ * Write config.yml, keeping its mode; one holding a secret (access_token) is made 0600, since config.yml is otherwise
+ * meant to be readable and versioned. Returns the secret keys it holds, so the command can warn about them.
+ */
+export function writeConfigFile(path: string, doc: Document): string[] {
+  const secrets = secretKeysIn(doc)
+  let mode = 0o644
+  try {
+    mode = statSync(path).mode & 0o777
+  } catch {}
+  writeFileAtomic(path, doc.toString({lineWidth: 0}), secrets.length ? mode & 0o600 : mode)
+  return secrets
+}
+
+/** The secret keys (with a value) in any driver block of a config document. */
+export function secretKeysIn(doc: Document): string[] {
+  const data = (doc.toJS() ?? {}) as Record<string, unknown>
+  const keys: string[] = []
+  for (const driver of DRIVERS) {
+    const block = data[driver]
+    if (!block || typeof block !== 'object') continue
+    for (const [k, v] of Object.entries(block)) if (isSecretKey(driver, k) && v !== null && v !== '') keys.push(k)
+  }
+  return keys
 }
 
 export function ensureBlockMap(doc: Document, driver: Driver): void {

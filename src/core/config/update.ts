@@ -18,7 +18,8 @@ export function parseAssignment(arg: string): Assignment {
   const key = arg.slice(0, eq).trim()
   const raw = arg.slice(eq + 1)
   const path = key.split('.')
-  if (path.some((p) => p === '')) throw new UsageError(`invalid key '${key}' in '${arg}'`)
+  // The key alone: the value may be a secret.
+  if (path.some((p) => p === '')) throw new UsageError(`invalid key '${key}' (empty part between dots)`)
   if (raw === '') return {path, value: undefined, remove: true}
   let value: unknown
   try {

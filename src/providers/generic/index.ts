@@ -5,6 +5,7 @@ import {homedir} from 'node:os'
 import pLimit from 'p-limit'
 import type {Cluster} from '../../core/config/cluster.js'
 import {UsageError} from '../../core/errors.js'
+import {validateHostname} from '../../core/range.js'
 import type {CreateOptions, CreatePlan, CreateResult, NodeInfo, Provider, RemoveResult, SshEndpoint, WaitOptions} from '../provider.js'
 
 /** One host of the template, with the block's defaults applied. */
@@ -25,8 +26,10 @@ export class GenericProvider implements Provider {
 
   constructor(readonly cluster: Cluster) {}
 
-  /** Names are whatever the template says; `create` refuses anyway. */
-  validateName(): void {}
+  /** The template's names are host names (checked when config.yml is read); a pattern naming anything else is refused. */
+  validateName(name: string, pattern: string): void {
+    validateHostname(name, pattern)
+  }
 
   hosts(): GenericHost[] {
     const s = this.cluster.settings
