@@ -80,7 +80,9 @@ export function describeOclifError(err: OclifError): string {
   }
   // NonExistentFlagsError
   if (/^Nonexistent flag/.test(first) && Array.isArray(err.flags)) {
-    return `unknown flag${err.flags.length === 1 ? '' : 's'} ${err.flags.join(', ')} (${help} lists the flags)`
+    // Without `=value`: what follows may be a secret given to a misspelt flag.
+    const flags = err.flags.map((f) => f.split('=')[0])
+    return `unknown flag${flags.length === 1 ? '' : 's'} ${flags.join(', ')} (${help} lists the flags)`
   }
   // FailedFlagValidationError: required flags that were not given, else oclif's own reasons.
   if (/^The following errors? occurred:/.test(first)) {

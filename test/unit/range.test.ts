@@ -17,6 +17,15 @@ const good: [string[], string[]][] = [
   [['a,a,b'], ['a', 'b']],
 ]
 
+test('host names at the limits are accepted', () => {
+  const label63 = 'x'.repeat(63)
+  const name253 = [label63, label63, label63, 'y'.repeat(61)].join('.')
+  assert.equal(name253.length, 253)
+  for (const name of [label63, name253, 'a', '1', '0-0', 'Node-1.Example.COM', 'w001']) {
+    assert.doesNotThrow(() => validateHostname(name, name), name.slice(0, 20))
+  }
+})
+
 for (const [input, want] of good) {
   test(`expands ${input.join(' ')}`, () => {
     assert.deepEqual(expandPatterns(input, validateHostname), want)
@@ -37,6 +46,18 @@ const bad: [string, RegExp][] = [
   ['bad_name', /invalid node name 'bad_name'/],
   ['x'.repeat(256), /at most 253 characters/],
   ['node[1:3]-', /invalid node name 'node1-' from pattern 'node\[1:3\]-'/],
+  // Host names (CONTRACT §9): labels of 1–63 letters, digits and '-', not starting or ending with '-'; 253 in all.
+  ['-n1', /invalid node name '-n1': a name cannot start with '-'/],
+  ['--dry-run', /invalid node name '--dry-run': a name cannot start with '-'/],
+  ['.n1', /invalid node name '.n1': a host name has no empty part/],
+  ['a..b', /invalid node name 'a..b': a host name has no empty part/],
+  ['n1.', /invalid node name 'n1.'/],
+  ['a.-b', /invalid node name 'a.-b': .*starting and ending with a letter or digit/],
+  ['a-.b', /invalid node name 'a-.b'/],
+  ['x'.repeat(64), /part has at most 63 characters, 'x{12}…' has 64/],
+  [`db.${'x'.repeat(64)}.prod`, /at most 63 characters/],
+  [Array(64).fill('abc').join('.'), /at most 253 characters, this one 255/],
+  ['w[1:2].-x', /invalid node name 'w1.-x' from pattern 'w\[1:2\].-x'/],
 ]
 for (const [input, re] of bad) {
   test(`refuses '${input.slice(0, 20)}'`, () => {
