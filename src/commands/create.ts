@@ -19,6 +19,7 @@ export default class Create extends BeltCommand {
     "<%= config.bin %> create s-1vcpu-1gb 'w[001:120]' --tag workers --yes",
     "<%= config.bin %> create 1gb 'w[1:2000]' --dry-run",
   ]
+  static usage = '<%= command.id %> SIZE PATTERN...'
   static strict = false
   static args = {
     size: Args.string({description: 'provider size (s-1vcpu-1gb, t3.small) or memory (512mb, 8192MB, 1gb)', required: true}),

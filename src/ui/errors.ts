@@ -2,7 +2,7 @@
 // oclif's own parse errors are several lines ("Missing 2 required args:" and a list); they are rewritten here, from
 // the data they carry, into one line that names the bad thing.
 import {Errors} from '@oclif/core'
-import {isUserFacing} from '../core/errors.js'
+import {isUserFacing, UsageError} from '../core/errors.js'
 import {redact} from '../core/redact.js'
 import {debugEnabled} from '../core/debug.js'
 
@@ -19,7 +19,7 @@ export function handleError(err: unknown): never {
   if (err instanceof Errors.ExitError) process.exit(code)
   const debug = debugEnabled()
   if (isUserFacing(err)) {
-    const message = redact(oneLine(err))
+    const message = redact(err instanceof UsageError ? lines(err).join(' ') : (lines(err)[0] ?? ''))
     if (message) process.stderr.write(`belt: ${message}\n`)
   } else if ((err as {oclif?: unknown})?.oclif) {
     // oclif's own parse errors (unknown flag, missing argument): usage errors, exit 2.
@@ -139,7 +139,8 @@ function andList(items: string[]): string {
   return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`
 }
 
-/** The message's non-empty lines, without ANSI colours and oclif's "See more help" hint. */
+/** The message's non-empty lines, without ANSI colours and oclif's "See more help" hint. A usage error prints them
+ * all on one line (they are one line already, but the reason must never be cut off); a failure its first line. */
 function lines(err: unknown): string[] {
   const msg = err instanceof Error ? err.message : String(err)
   return msg
@@ -147,9 +148,4 @@ function lines(err: unknown): string[] {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && l !== 'See more help with --help')
-}
-
-/** belt's own messages are one line already; should one not be, it still prints as one. */
-function oneLine(err: unknown): string {
-  return lines(err).join(' ')
 }

@@ -71,7 +71,13 @@ export function ensureBeltDir(cwd = process.cwd(), env = process.env): string {
 
 export function listClusterNames(beltDir: string): string[] {
   if (!existsSync(beltDir)) return []
-  return readdirSync(beltDir, {withFileTypes: true})
+  let entries
+  try {
+    entries = readdirSync(beltDir, {withFileTypes: true})
+  } catch (err) {
+    throw fileError(beltDir, err, 'folder')
+  }
+  return entries
     .filter((d) => d.isDirectory() && CLUSTER_NAME.test(d.name) && existsSync(join(beltDir, d.name, 'config.yml')))
     .map((d) => d.name)
     .sort()
