@@ -162,7 +162,7 @@ test('config.yml holding access_token is written 0600 with a one-line warning th
   r = await run(['cluster', 'new', 'plain', '--driver', 'digitalocean'])
   assert.equal(r.code, 0, r.stderr)
   const plainPath = join(dir, '.belt', 'plain', 'config.yml')
-  assert.equal(mode(plainPath), 0o644)
+  assert.equal(mode(plainPath), 0o644 & ~process.umask())
   assert.deepEqual(warnings(r), [])
 
   // cluster update that adds the token
