@@ -78,6 +78,9 @@ test('the error lines of the issue, word for word', async (t) => {
   usageLine(await run('frobnicate'), /^belt: unknown command 'frobnicate' \(belt --help lists the commands\)$/, 'unknown command')
   usageLine(await run('cluster', 'frobnicate'), /^belt: unknown command 'cluster frobnicate'/, 'unknown subcommand')
   usageLine(await run('create', '1gb', 'n1', '--tag'), /^belt: --tag needs a value$/, '--tag')
+  // oclif would turn `yes` into a first argument, shifting the size into the names (a node named '1gb' was made).
+  usageLine(await run('create', '1gb', 'n1', '--wait=yes'), /^belt: --wait takes no value \(use --wait alone\)$/, '--wait=yes')
+  usageLine(await run('ls', '--json=1'), /^belt: --json takes no value/, '--json=1')
 })
 
 test('integer flags: --concurrency must be an integer ≥ 1, on every command that has it', async (t) => {
