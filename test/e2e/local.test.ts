@@ -9,14 +9,12 @@ import {createServer} from 'node:net'
 import {join} from 'node:path'
 import {BELT, belt, cleanEnv, scratchDir, type RunResult} from '../lib/cli.js'
 import {clusterHash, clusterLayout, nodeLayout, type ClusterLayout} from '../../src/providers/local/layout.js'
-import {have} from '../lib/tools.js'
+import {skipUnless} from '../lib/tools.js'
 
 const SUBNET = '10.214.1.0/24'
 
 
-const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)'
-  : !['dockerd', 'docker', 'ssh', 'ssh-keyscan', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables'].every(have) ? 'needs docker.io, openssh-server, openssh-client, iproute2, util-linux, iptables'
-    : false
+const skip = skipUnless({root: 'network namespaces', commands: ['dockerd', 'docker', 'ssh', 'ssh-keyscan', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables']})
 
 function sh(cmd: string, args: string[], opts: {env?: NodeJS.ProcessEnv; timeoutMs?: number} = {}): Promise<RunResult> {
   return new Promise((resolve) => {

@@ -9,15 +9,13 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {X509Certificate} from 'node:crypto'
 import {BELT, belt, cleanEnv, scratchDir, type RunResult} from '../lib/cli.js'
-import {have} from '../lib/tools.js'
+import {skipUnless} from '../lib/tools.js'
 
 const SUBNET = '10.217.1.0/24'
 const CLUSTER = 'tlse2e'
 
 
-const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)'
-  : !['dockerd', 'docker', 'ssh', 'nsenter', 'ip', 'iptables'].every(have) || !(have('sshd') || have('/usr/sbin/sshd')) ? 'needs dockerd, docker, ssh, sshd, nsenter, ip, iptables'
-    : false
+const skip = skipUnless({root: 'network namespaces', commands: ['dockerd', 'docker', 'ssh', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables', 'curl']})
 
 function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: {input?: string; cwd?: string} = {}): Promise<RunResult> {
   return new Promise((resolve) => {
@@ -113,10 +111,8 @@ test('provision, env, certs, regenerate-certs on local hosts with real dockerd a
   assert.match(r.stderr, /HTTP request to an HTTPS server/)
   const strangers = mkdtempSync(join(tmpdir(), 'belt-tls-stranger-'))
   t.after(() => rmSync(strangers, {recursive: true, force: true}))
-  if (have('curl')) {
-    const curl = await sh('curl', ['-sS', '--max-time', '10', '--cacert', join(certsDir, 'ca.pem'), `https://${ip1}:2376/_ping`], cleanEnv())
-    assert.notEqual(curl.code, 0, 'a TLS client without a certificate is refused')
-  }
+  const curl = await sh('curl', ['-sS', '--max-time', '10', '--cacert', join(certsDir, 'ca.pem'), `https://${ip1}:2376/_ping`], cleanEnv())
+  assert.notEqual(curl.code, 0, 'a TLS client without a certificate is refused')
   // The docker CLI trusting our CA but holding no client certificate.
   writeFileSync(join(strangers, 'ca.pem'), readFileSync(join(certsDir, 'ca.pem')))
   r = await docker({...tcp, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: strangers}, 'version')
@@ -229,7 +225,7 @@ test('provision reports unknown nodes before changing anything', {skip}, async (
   assert.match(e.stderr, /no TLS certificates yet.*belt provision ghost1/)
 })
 
-test('a non-root ssh_user provisions through sudo -n; one without passwordless sudo gets a clear per-host error', {skip: skip || (!have('useradd') || !have('sudo') ? 'needs useradd and sudo' : false), timeout: 10 * 60_000}, async (t) => {
+test('a non-root ssh_user provisions through sudo -n; one without passwordless sudo gets a clear per-host error', {skip: skip || skipUnless({commands: ['useradd', 'userdel', 'sudo']}), timeout: 10 * 60_000}, async (t) => {
   const {dir, cleanup} = scratchDir('belt-tls-e2e-')
   const run = (...args: string[]) => belt(args, {cwd: dir, timeoutMs: 300_000})
   const users = ['belttlsop', 'belttlsnosudo']

@@ -13,8 +13,9 @@ import {speedupStatus} from '../../src/ssh/ssh2-speedups.js'
 import type {SshEndpoint} from '../../src/providers/provider.js'
 import type {HostResult} from '../../src/ssh/types.js'
 import {startSshLab, type SshLab} from '../lib/sshlab.js'
+import {skipUnless} from '../lib/tools.js'
 
-const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false
+const skip = skipUnless({root: 'network namespaces', commands: ['sshd', 'ssh-keygen', 'ip', 'nsenter', 'unshare']})
 const HOSTS = 30
 const KEY_REFUSED = 27
 const TCP_REJECTED = 28
