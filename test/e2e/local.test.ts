@@ -149,7 +149,8 @@ test('local driver: real hosts with their own sshd and dockerd; systemctl stand-
   assert.notEqual(pidAfter, pidBefore, 'dockerd was restarted')
   const ping = await fetch(`http://${addr.n2}:2375/_ping`)
   assert.equal(await ping.text(), 'OK', 'dockerd listens on the drop-in\'s tcp socket')
-  await assert.rejects(fetch(`http://${addr.n1}:2375/_ping`), 'n1 has no drop-in, so no tcp socket')
+  await assert.rejects(fetch(`http://${addr.n1}:2375/_ping`), (e: Error & {cause?: {code?: string}}) => e.cause?.code === 'ECONNREFUSED',
+    'n1 has no drop-in, so no tcp socket: connection refused')
   // A broken ExecStart fails like systemd says, and the host recovers once it is fixed.
   r = await onNode('n2', `printf '[Service]\\nExecStart=\\nExecStart=dockerd --no-such-flag\\n' > /etc/systemd/system/docker.service.d/10-belt.conf && systemctl restart docker`)
   assert.notEqual(r.code, 0)
