@@ -227,9 +227,11 @@ test('openssl verify accepts the chain and the purposes', {skip: skipUnless({com
   ok(await run('openssl', ['verify', '-x509_strict', '-CAfile', join(dir, 'ca.pem'), '-purpose', 'sslclient', join(dir, 'cert.pem')]))
   ok(await run('openssl', ['verify', '-x509_strict', '-CAfile', join(dir, 'ca.pem'), '-verify_ip', '10.0.0.1', join(dir, 'server.pem')]))
   const wrongIp = await run('openssl', ['verify', '-CAfile', join(dir, 'ca.pem'), '-verify_ip', '10.0.0.2', join(dir, 'server.pem')])
-  assert.notEqual(wrongIp.code, 0)
+  assert.equal(wrongIp.code, 2, wrongIp.stdout + wrongIp.stderr)
+  assert.match(wrongIp.stdout + wrongIp.stderr, /IP address mismatch/)
   const wrongPurpose = await run('openssl', ['verify', '-CAfile', join(dir, 'ca.pem'), '-purpose', 'sslclient', join(dir, 'server.pem')])
-  assert.notEqual(wrongPurpose.code, 0)
+  assert.equal(wrongPurpose.code, 2, wrongPurpose.stdout + wrongPurpose.stderr)
+  assert.match(wrongPurpose.stdout + wrongPurpose.stderr, /unsuitable certificate purpose/)
 })
 
 test('the stock docker CLI (Go TLS) accepts the CA, the server certificate and presents the client certificate', {skip: skipUnless({commands: ['docker']})}, async (t) => {
