@@ -230,7 +230,7 @@ export class Ec2Fake {
       instanceId: this.id('i'), reservationId: this.id('r'), imageId: 'ami-0noble0000000000b', instanceType: 't3.micro', keyName: null,
       launchIndex: 0, launchedAt: Date.now() - this.pendingMs, terminatedAt: null, clientToken: null, subnetId: subnet.subnetId,
       vpcId: subnet.vpcId, privateIp: `172.31.${(n >> 8) & 255}.${n & 255}`, publicIp: `198.18.${(n >> 8) & 255}.${n & 255}`, groupIds: [],
-      userData: null, tags: [{key: 'Name', value: name}, ...tags.map((t) => ({...t}))],
+      userData: null, tags: [{key: 'Name', value: name}, ...tags.map((t) => ({...t}))], architecture: 'x86_64', stoppedAt: null,
     }
     this.instances.set(inst.instanceId, inst)
     return inst
