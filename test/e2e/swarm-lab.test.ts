@@ -186,6 +186,8 @@ test('on a terminal, progress is one live line', {skip}, async () => {
 test('the join token appears nowhere: outputs, state.json, known_hosts', {skip}, async () => {
   await managerN0()
   await given(['swarm', 'join', 'n0', 'n[1:2]'])
+  await given(['swarm', 'join', 'n0', 'n[1:2]', '--json'])
+  await given(['swarm', 'join', 'n0', 'n[1:2]', '--print-command'])
   const everything = [...transcript]
   for (const f of readdirSync(join(cwd, '.belt', 'lab'))) {
     if (f === 'ssh') continue
