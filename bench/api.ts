@@ -100,7 +100,7 @@ async function digitalOceanFake(o: {latencyMs: number; activeAfterMs: number; cw
 
 /** The fake EC2 server has no latency knob: a proxy in front of it adds the latency and records each Action. */
 async function ec2Fake(o: {latencyMs: number; activeAfterMs: number; cwd: string}): Promise<Fake> {
-  const fake = new Ec2Fake({pendingMs: o.activeAfterMs})
+  const fake = new Ec2Fake({pendingMs: o.activeAfterMs, credentials: {accessKeyId: 'AKIDBENCHFAKE', secretAccessKey: 'bench-fake-secret'}})
   const proxy = new LatencyProxy(await fake.start(), o.latencyMs)
   const url = await proxy.start()
   return {

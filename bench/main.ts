@@ -12,6 +12,7 @@ import {running} from './measure.js'
 import {killTree} from './proc.js'
 import {JoinRow, ROOT, prepareFiles, remoteJoinCommand, runJoin, tools, writeBeltCluster} from './join.js'
 import {runStartup, StartupResult} from './startup.js'
+import {expandPatterns, validateHostname} from '../src/core/range.js'
 import {ApiResult, runApi} from './api.js'
 import {runTls, TlsResult} from './tls-bench.js'
 
@@ -300,6 +301,13 @@ async function main(): Promise<void> {
           `belt cluster ls ${f0(s.beltMedianMs)} ms · node -e 0 ${f0(s.nodeMedianMs)} ms · ratio ${f2(s.ratio)}×\n\n`,
       )
       targets.push({target: 'start-up ≤ 5× bare node', value: `${f2(s.ratio)}× (${f0(s.beltMedianMs)} vs ${f0(s.nodeMedianMs)} ms)`, pass: s.ratio <= 5})
+      // Name patterns are expanded before anything else runs: a quadratic slip would show here first.
+      const started = process.hrtime.bigint()
+      const names = expandPatterns(['w[1:100000]'], validateHostname)
+      const expandMs = Number(process.hrtime.bigint() - started) / 1e6
+      results.expand = {names: names.length, ms: expandMs}
+      process.stdout.write(`## name patterns: w[1:100000] expanded and validated in ${f0(expandMs)} ms\n\n`)
+      targets.push({target: 'expand 100,000 names ≤ 2 s', value: `${f0(expandMs)} ms`, pass: names.length === 100000 && expandMs <= 2000})
       save()
     }
 

@@ -73,8 +73,9 @@ test('2,000 droplets: ≤ 200 create calls, status --wait polls by page (never p
   assert.deepEqual(stateNodes(), {})
 })
 
-test('429 burst and 5xx (before and after the create took effect): exactly the requested droplets, none twice', async (t) => {
-  const {fake, run, stateNodes, tag} = await setup(t, 'rough')
+test('429 burst and 5xx (before and after the create took effect), listings lagging: exactly the requested droplets, none twice', async (t) => {
+  // Listings lag like DigitalOcean's: a droplet made by a create whose answer was lost is not listed at once.
+  const {fake, run, stateNodes, tag} = await setup(t, 'rough', {listingLag: {seed: 16, newMs: 3000, deletedMs: 3000}})
   fake.faults.push(
     {method: 'POST', route: '/v2/droplets', status: 429, times: 12, retryAfter: 1},
     {method: 'POST', route: '/v2/droplets', status: 500, times: 3, afterEffect: true},

@@ -157,6 +157,29 @@ test('walkthrough: cluster new → create → status --wait → ip → ls → re
   assert.ok(!readFileSync(join(dir, '.belt', 'swarm2k', 'state.json'), 'utf8').includes(fake.token))
 })
 
+test('listings lagging behind creates and deletes: a re-run right after create converges, posting nothing twice', async (t) => {
+  const {fake, run} = await setup(t, {listingLag: {seed: 9, newMs: 4000, deletedMs: 4000}})
+  const tag = 'belt-cluster:lag'
+  assert.equal((await run(['cluster', 'new', 'lag', '--driver', 'digitalocean'])).code, 0)
+  let r = await run(['create', '512mb', 'node[1:4]', '--json'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(JSON.parse(r.stdout).created.length, 4)
+  // Right away: the listing misses (some of) them, state.json knows their ids, so nothing is made again.
+  r = await run(['create', '512mb', 'node[1:4]', '--json'])
+  assert.equal(r.code, 0, r.stderr)
+  const again = JSON.parse(r.stdout)
+  assert.deepEqual(again.created, [])
+  assert.deepEqual(again.existing.map((n: {name: string}) => n.name).sort(), ['node1', 'node2', 'node3', 'node4'])
+  assert.equal(fake.count('POST', '/v2/droplets'), 1, 'one create request in all')
+  assert.deepEqual(fake.list(tag).map((d) => d.name), ['node1', 'node2', 'node3', 'node4'], 'each droplet once')
+  r = await run(['status', '--wait', 'active=4', '--timeout', '60s', '--json'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(JSON.parse(r.stdout).counts.active, 4)
+  r = await run(['rm', '--all', '--force'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(fake.list(tag).length, 0, 'none left')
+})
+
 test('missing or refused token: exit 2 naming DIGITALOCEAN_ACCESS_TOKEN, nothing created', async (t) => {
   const {fake, run} = await setup(t)
   await run(['cluster', 'new', 'c1', '--driver', 'digitalocean'])

@@ -9,8 +9,9 @@ import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {BELT, belt, cleanEnv, scratchDir} from '../lib/cli.js'
 import {startSshLab, type SshLab} from '../lib/sshlab.js'
+import {skipUnless} from '../lib/tools.js'
 
-const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false
+const skip = skipUnless({root: 'network namespaces', commands: ['sshd', 'ssh-keygen', 'ip', 'nsenter', 'unshare']})
 
 let lab: SshLab
 let cwd: string

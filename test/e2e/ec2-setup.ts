@@ -4,12 +4,12 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {TestContext} from 'node:test'
 import {belt, RunOptions, RunResult, scratchDir} from '../lib/cli.js'
-import {Ec2Fake, Ec2FakeOptions} from '../fakes/ec2.js'
+import {Ec2Fake, Ec2FakeOptions, TEST_CREDENTIALS} from '../fakes/ec2.js'
 
 // Tests that call the fake through the SDK themselves: no Node-version notice on the test output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
-export const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLESECRET'
+export const SECRET = TEST_CREDENTIALS.secretAccessKey
 
 export async function setupEc2(t: TestContext, opts: Ec2FakeOptions = {}) {
   const {dir, cleanup} = scratchDir('belt-ec2-')
@@ -21,7 +21,7 @@ export async function setupEc2(t: TestContext, opts: Ec2FakeOptions = {}) {
   })
   const outputs: RunResult[] = []
   const env: Record<string, string> = {
-    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLEBELT', AWS_SECRET_ACCESS_KEY: SECRET, AWS_ENDPOINT_URL_EC2: url,
+    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: SECRET, AWS_ENDPOINT_URL_EC2: url,
     AWS_CONFIG_FILE: join(dir, 'no-aws-config'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
     AWS_EC2_METADATA_DISABLED: 'true', BELT_POLL_INTERVAL_MS: '150',
   }

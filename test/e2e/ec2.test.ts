@@ -4,9 +4,9 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {EC2Client, RevokeSecurityGroupIngressCommand} from '@aws-sdk/client-ec2'
-import {ec2State, liveNames, range, SECRET, setupEc2} from './ec2-setup.js'
-import type {Ec2Fake, FakeRule} from '../fakes/ec2.js'
+import {EC2Client, RevokeSecurityGroupIngressCommand, StartInstancesCommand, StopInstancesCommand} from '@aws-sdk/client-ec2'
+import {ec2State, liveNames, range, SECRET, setupEc2, until} from './ec2-setup.js'
+import {TEST_CREDENTIALS, type Ec2Fake, type FakeRule} from '../fakes/ec2.js'
 
 /** The cluster_id `belt cluster new` wrote (CONTRACT §9). */
 function clusterId(dir: string, cluster: string): string {
@@ -211,6 +211,54 @@ test('walkthrough: cluster new → create in batches → ls → ip → status �
     assert.ok(!(o.stdout + o.stderr).includes(SECRET), 'the AWS secret key is never printed')
     assert.doesNotMatch(o.stderr, /NodeVersionSupportWarning/)
   }
+})
+
+test('a wrong AWS secret: one line naming SignatureDoesNotMatch, exit 2, the secret nowhere', async (t) => {
+  const {fake, run} = await setupEc2(t)
+  let r = await run(['cluster', 'new', 'auth', '--driver', 'ec2', 'admin_cidr=203.0.113.0/24'])
+  assert.equal(r.code, 0, r.stderr)
+  const wrong = 'Wr0ngSecretWr0ngSecretWr0ngSecretWr0ngSe'
+  for (const args of [['ls'], ['create', '1gb', 'n[1:2]']]) {
+    r = await run(args, {env: {AWS_SECRET_ACCESS_KEY: wrong}})
+    assert.equal(r.code, 2, r.stderr)
+    assert.equal(r.stdout, '')
+    assert.match(r.stderr, /^belt: AWS rejected the credentials \(SignatureDoesNotMatch\): The request signature we calculated does not match/m)
+    assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('belt:')).length, 1, 'one line')
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
+    assert.ok(!r.stderr.includes(wrong) && !r.stderr.includes(SECRET), 'no secret in the message')
+  }
+  r = await run(['ls'], {env: {AWS_ACCESS_KEY_ID: 'AKIDSOMEONEELSE'}})
+  assert.equal(r.code, 2, r.stderr)
+  assert.match(r.stderr, /^belt: AWS rejected the credentials \(AuthFailure\): AWS was not able to validate the provided access credentials$/m)
+  assert.equal(fake.calls.RunInstances, undefined, 'nothing launched')
+})
+
+test('stopped instances are `off` in ls and status, end to end; started again they are active; a lagging describe still converges', async (t) => {
+  const {fake, run} = await setupEc2(t)
+  fake.describeLagMs = 1500
+  let r = await run(['cluster', 'new', 'power', '--driver', 'ec2', 'admin_cidr=203.0.113.0/24'])
+  assert.equal(r.code, 0, r.stderr)
+  r = await run(['create', '1gb', 'p[1:3]', '--wait', '--json'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(JSON.parse(r.stdout).created.map((n: {name: string; status: string}) => `${n.name} ${n.status}`), ['p1 active', 'p2 active', 'p3 active'])
+  assert.deepEqual(liveNames(fake), ['p1', 'p2', 'p3'], 'each launched once although describes lagged')
+  const id = (name: string) => fake.live().find((i) => fake.tag(i, 'Name') === name)!.instanceId
+  const ec2 = new EC2Client({endpoint: fake.url, region: 'us-east-1', credentials: {accessKeyId: TEST_CREDENTIALS.accessKeyId, secretAccessKey: SECRET}})
+  t.after(() => ec2.destroy())
+  await ec2.send(new StopInstancesCommand({InstanceIds: [id('p1'), id('p2')]}))
+  await until(() => fake.live().filter((i) => fake.state(i) === 'stopped').length === 2, 'p1, p2 stopped')
+  r = await run(['ls', '--json'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(JSON.parse(r.stdout).map((n: {name: string; status: string; provider_status: string; public_ip: string | null}) => [n.name, n.status, n.provider_status, n.public_ip === null]),
+    [['p1', 'off', 'stopped', true], ['p2', 'off', 'stopped', true], ['p3', 'active', 'running', false]])
+  r = await run(['status', '--json'])
+  assert.deepEqual(JSON.parse(r.stdout).counts, {active: 1, off: 2})
+  r = await run(['ls'])
+  assert.match(r.stdout, /^p1\s+\S+\s+off\b/m, 'the table says off')
+  await ec2.send(new StartInstancesCommand({InstanceIds: [id('p1'), id('p2')]}))
+  r = await run(['status', '--wait', 'active=3', '--timeout', '60s', '--json'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(JSON.parse(r.stdout).counts, {active: 3})
 })
 
 test('config errors: missing admin_cidr, bad size, bad tag, no credentials, other region → exit 2 before any change', async (t) => {

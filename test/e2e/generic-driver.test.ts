@@ -10,12 +10,10 @@ import {join} from 'node:path'
 import {belt, cleanEnv, scratchDir, type RunResult} from '../lib/cli.js'
 import {loadClusterAt} from '../../src/core/config/cluster.js'
 import {GenericProvider} from '../../src/providers/generic/index.js'
-import {have} from '../lib/tools.js'
+import {skipUnless} from '../lib/tools.js'
 
 
-const skip = process.getuid?.() !== 0 ? 'needs root (local hosts for the generic driver to point at)'
-  : !['dockerd', 'ssh', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables'].every(have) ? 'needs docker.io, openssh-server, openssh-client, iproute2, util-linux, iptables'
-    : false
+const skip = skipUnless({root: 'local hosts for the generic driver to point at', commands: ['dockerd', 'ssh', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables']})
 
 function sh(cmd: string, args: string[]): Promise<RunResult> {
   return new Promise((resolve) => {

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {belt, scratchDir} from '../lib/cli.js'
+import {skipUnless} from '../lib/tools.js'
 
-const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false
+const skip = skipUnless({root: 'network namespaces', commands: ['dockerd', 'sshd', 'ssh-keygen', 'ip', 'iptables', 'nsenter', 'unshare']})
 
 test('rm forgets removed nodes\' host keys; a node made again at the same address is reachable', {skip}, async (t) => {
   const {dir, cleanup} = scratchDir()

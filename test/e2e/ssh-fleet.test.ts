@@ -13,8 +13,9 @@ import {speedupStatus} from '../../src/ssh/ssh2-speedups.js'
 import type {SshEndpoint} from '../../src/providers/provider.js'
 import type {HostResult} from '../../src/ssh/types.js'
 import {startSshLab, type SshLab} from '../lib/sshlab.js'
+import {skipUnless} from '../lib/tools.js'
 
-const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false
+const skip = skipUnless({root: 'network namespaces', commands: ['sshd', 'ssh-keygen', 'ip', 'nsenter', 'unshare']})
 const HOSTS = 30
 const KEY_REFUSED = 27
 const TCP_REJECTED = 28
@@ -53,6 +54,10 @@ function ep(i: number | string, user = 'root'): SshEndpoint {
 
 const byName = <T>(results: HostResult<T>[]) => new Map(results.map((r) => [r.name, r]))
 
+let keyChanged: Promise<string> | null = null
+/** From now on host KEY_CHANGED presents another host key (done once per file, by whichever test needs it first). */
+const changeHostKeyOnce = () => (keyChanged ??= lab.changeHostKey(lab.hosts[KEY_CHANGED]))
+
 test('every good host succeeds and each bad one fails with its own reason', {skip}, async () => {
   const c = cluster()
   const ctx = new BeltSshContext(c, {connectTimeoutMs: 2000})
@@ -69,7 +74,7 @@ test('every good host succeeds and each bad one fails with its own reason', {ski
   assert.ok(recorded.every((l) => /^10\.215\.\d+\.\d+ ssh-ed25519 AAAA/.test(l)), recorded[0])
 
   // One host now presents another host key (a second sshd behind a port redirect).
-  await lab.changeHostKey(lab.hosts[KEY_CHANGED])
+  await changeHostKeyOnce()
   const ctx2 = new BeltSshContext(c, {connectTimeoutMs: 2000})
   const run = await ctx2.runFleet(eps, task, {concurrency: 10, retries: 1})
   const r = byName(run.results)
@@ -109,6 +114,7 @@ test('every good host succeeds and each bad one fails with its own reason', {ski
 })
 
 test('strict_host_key_checking: yes refuses unknown hosts; no accepts a changed key with a warning', {skip}, async () => {
+  await changeHostKeyOnce()
   const strict = cluster({strict_host_key_checking: 'yes'})
   const task = async (s: import('../../src/ssh/types.js').SshSession) => (await s.exec('docker lab-ip')).stdout.trim()
   const ctx = new BeltSshContext(strict)

@@ -8,8 +8,9 @@ import {mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {BELT, belt, cleanEnv, scratchDir} from '../lib/cli.js'
 import {startSshLab, type SshLab} from '../lib/sshlab.js'
+import {skipUnless} from '../lib/tools.js'
 
-const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : false
+const skip = skipUnless({root: 'network namespaces', commands: ['sshd', 'ssh-keygen', 'ip', 'nsenter', 'unshare']})
 const N = 40
 /** Hosts s0..s19 for the Ctrl-C and terminal tests. */
 const SPARE = 20
@@ -46,6 +47,21 @@ async function run(args: string[]) {
   const r = await belt(args, {cwd, timeoutMs: 120_000})
   transcript.push(r.stdout, r.stderr)
   return r
+}
+
+// What a test needs from the ones before it, made sure of first, so each also passes alone (--test-name-pattern).
+// Every step is idempotent: after the earlier tests ran it changes nothing.
+async function given(args: string[], code = 0) {
+  const r = await run(args)
+  assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`)
+}
+/** n0 manages the swarm. */
+const managerN0 = () => given(['swarm', 'init', 'n0'])
+/** The first test's join: n39 in a swarm of its own, `gone` unreachable, so both are in the failure record. */
+async function joinedWithFailures() {
+  await managerN0()
+  await given(['swarm', 'init', 'n39'])
+  await given(['swarm', 'join', 'n0', `n[1:${N - 1}]`, 'gone'], 1)
 }
 
 test('init, then join in parallel: idempotent, other swarms and unreachable nodes reported per node', {skip}, async () => {
@@ -92,6 +108,7 @@ test('init, then join in parallel: idempotent, other swarms and unreachable node
 })
 
 test('--retry-failed joins only the nodes that failed, and updates the record', {skip}, async () => {
+  await joinedWithFailures()
   const leave = await run(['swarm', 'leave', `n${N - 1}`, '--force'])
   assert.equal(leave.code, 0, leave.stderr)
   assert.match(leave.stdout, new RegExp(`^left\\s+1\\s+n${N - 1}$`, 'm'))
@@ -109,6 +126,8 @@ test('--retry-failed joins only the nodes that failed, and updates the record', 
 })
 
 test('--manager joins as managers; a worker is refused as the manager to join through', {skip}, async () => {
+  await managerN0()
+  await given(['swarm', 'join', 'n0', 'n[1:2]'])
   const r = await run(['swarm', 'join', '--manager', 'n0', 'n2'])
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout, /^already\s+1\s+n2$/m, 'n2 is already in this swarm (as a worker): not re-joined')
@@ -121,6 +140,7 @@ test('--manager joins as managers; a worker is refused as the manager to join th
 })
 
 test('Ctrl-C: no new nodes start, in-flight joins finish, summary, exit 130; the rest is kept for --retry-failed', {skip}, async () => {
+  await managerN0()
   lab.setJoinLatency(1)
   let stderr = ''
   let interrupted = false
@@ -151,7 +171,9 @@ test('Ctrl-C: no new nodes start, in-flight joins finish, summary, exit 130; the
   assert.match(retry.stdout, new RegExp(`^joined\\s+${notStarted}\\s`, 'm'))
 })
 
-test('on a terminal, progress is one live line', {skip}, () => {
+test('on a terminal, progress is one live line', {skip}, async () => {
+  await managerN0()
+  await given(['swarm', 'join', 'n0', `s[0:${SPARE - 1}]`])
   const r = spawnSync('script', ['-qec', `stty cols 100 rows 30; ${process.execPath} ${BELT} swarm join n0 's[0:${SPARE - 1}]'`, '/dev/null'], {cwd, env: cleanEnv(), encoding: 'utf8', timeout: 60_000})
   transcript.push(r.stdout)
   assert.equal(r.status, 0, r.stdout)
@@ -161,7 +183,11 @@ test('on a terminal, progress is one live line', {skip}, () => {
   assert.match(r.stdout, /already\s+20\s+s\[0:19\]/)
 })
 
-test('the join token appears nowhere: outputs, state.json, known_hosts', {skip}, () => {
+test('the join token appears nowhere: outputs, state.json, known_hosts', {skip}, async () => {
+  await managerN0()
+  await given(['swarm', 'join', 'n0', 'n[1:2]'])
+  await given(['swarm', 'join', 'n0', 'n[1:2]', '--json'])
+  await given(['swarm', 'join', 'n0', 'n[1:2]', '--print-command'])
   const everything = [...transcript]
   for (const f of readdirSync(join(cwd, '.belt', 'lab'))) {
     if (f === 'ssh') continue

@@ -5,16 +5,16 @@
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {belt, scratchDir, type RunResult} from '../lib/cli.js'
-import {have} from '../lib/tools.js'
+import {skipUnless} from '../lib/tools.js'
 
-
-const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)'
-  : !['dockerd', 'docker', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables', 'sudo', 'useradd'].every(have) ? 'needs docker.io, openssh-server, iproute2, util-linux, iptables, sudo'
-    : !existsSync('/bin/busybox') ? 'needs busybox-static'
-      : false
+const skip = skipUnless({
+  root: 'network namespaces',
+  commands: ['dockerd', 'docker', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables', 'sudo', 'useradd', 'tar'],
+  files: ['/bin/busybox'],
+})
 
 let cwd: string
 let cleanup: () => void

@@ -2,7 +2,9 @@
 // bearer auth (401 otherwise), JSON error bodies {id, message}, paths with or without a trailing slash, pagination
 // (page/per_page ≤ 200, links.pages, meta.total), the ratelimit-* headers of the hourly budget and the 250-per-minute
 // window (429 with retry-after beyond it). Droplets go new → active after a delay and then show public + private v4.
-// Knobs: latency (slow replies), faults (429 / 5xx before or after the request took effect), active delay, limits.
+// Knobs: latency (slow replies), faults (429 / 5xx before or after the request took effect), active delay, limits,
+// listing lag (eventual consistency: new droplets missing from GET /v2/droplets for a while, deleted ones still in it).
+// Strict like the API: request bodies must be JSON sent as application/json (415 / 400), user_data at most 64 KiB.
 // Request counters per "METHOD /v2/route" let tests assert how belt used the API.
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http'
 import {createHash, randomBytes, randomUUID} from 'node:crypto'
@@ -86,6 +88,34 @@ export interface FakeOptions {
   windowMs?: number
   perHour?: number
   dropletLimit?: number
+  /** Eventual consistency of droplet listings; off when absent. */
+  listingLag?: ListingLag
+}
+
+/**
+ * DigitalOcean's listings lag behind creates and deletes: a new droplet is missing from GET /v2/droplets (GET by id
+ * finds it) and a deleted one is still listed (GET by id: 404) for a while. Each droplet's lag is drawn uniformly
+ * from [0, newMs] / [0, deletedMs] by a PRNG seeded per test, so a failure replays.
+ */
+export interface ListingLag {
+  seed: number
+  newMs: number
+  deletedMs: number
+}
+
+/** The user_data limit of POST /v2/droplets. */
+export const USER_DATA_MAX_BYTES = 64 * 1024
+
+/** mulberry32: a small seeded PRNG in [0, 1). */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
 }
 
 export interface RequestRecord {
@@ -169,6 +199,12 @@ export class FakeDigitalOcean {
   private nextAddr = 0
   private minute: number[] = []
   private hour: number[] = []
+  readonly listingLag: ListingLag | null
+  private lagRandom: () => number
+  /** Droplet id → when listings start showing it (only with listingLag). */
+  private listedFrom = new Map<number, number>()
+  /** Deleted droplets still listed, until the time given (only with listingLag). */
+  private tombstones = new Map<number, {droplet: FakeDroplet; until: number}>()
 
   constructor(opts: FakeOptions = {}) {
     this.token = opts.token ?? `fake-${randomBytes(16).toString('hex')}`
@@ -178,6 +214,8 @@ export class FakeDigitalOcean {
     this.windowMs = opts.windowMs ?? 60_000
     this.perHour = opts.perHour ?? 5000
     this.dropletLimit = opts.dropletLimit ?? 10_000
+    this.listingLag = opts.listingLag ?? null
+    this.lagRandom = seededRandom(opts.listingLag?.seed ?? 0)
   }
 
   /** Start listening on 127.0.0.1; resolves with the API origin (no /v2), as DIGITALOCEAN_API_URL takes it. */
@@ -238,7 +276,7 @@ export class FakeDigitalOcean {
     this.counts.set(`${method} ${route}`, (this.counts.get(`${method} ${route}`) ?? 0) + 1)
     const record: RequestRecord = {method, route, path, query, status: 0, at: Date.now()}
     this.log.push(record)
-    const body = await readBody(req)
+    const text = await readBody(req)
     const send = async (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
       const ms = typeof this.latencyMs === 'function' ? this.latencyMs(method, route) : this.latencyMs
       if (ms > 0) await sleep(ms)
@@ -258,6 +296,10 @@ export class FakeDigitalOcean {
     }
     this.minute.push(now)
     this.hour.push(now)
+
+    const parsed = parseJsonBody(req.headers['content-type'], text)
+    if (parsed instanceof HttpError) return send(parsed.status, {id: parsed.id, message: parsed.message})
+    const body = parsed
 
     const fault = this.faults.find((f) => f.times > 0 && (!f.method || f.method === method) && (!f.route || f.route === route))
     if (fault) fault.times--
@@ -312,7 +354,7 @@ export class FakeDigitalOcean {
       case 'GET /v2/sizes':
         return [200, this.page(q, 'sizes', this.sizes, '/v2/sizes')]
       case 'GET /v2/droplets': {
-        let ds = [...this.droplets.values()].sort((a, b2) => a.id - b2.id)
+        let ds = this.listedDroplets().sort((a, b2) => a.id - b2.id)
         if (q.tag_name) ds = ds.filter((d) => d.tags.includes(q.tag_name))
         if (q.name) ds = ds.filter((d) => d.name === q.name)
         return [200, this.page(q, 'droplets', ds, '/v2/droplets', (d) => this.view(d))]
@@ -321,7 +363,7 @@ export class FakeDigitalOcean {
         return this.createDroplets(b)
       case 'DELETE /v2/droplets': {
         if (!q.tag_name) throw unprocessable('tag_name is required to delete droplets in bulk')
-        for (const [k, d] of this.droplets) if (d.tags.includes(q.tag_name)) this.droplets.delete(k)
+        for (const [k, d] of this.droplets) if (d.tags.includes(q.tag_name)) this.deleteDroplet(k)
         return [204, undefined]
       }
       case 'GET /v2/droplets/:id': {
@@ -330,7 +372,7 @@ export class FakeDigitalOcean {
         return [200, {droplet: this.view(d)}]
       }
       case 'DELETE /v2/droplets/:id': {
-        if (!this.droplets.delete(Number(id))) throw notFound()
+        if (!this.deleteDroplet(Number(id))) throw notFound()
         return [204, undefined]
       }
       case 'GET /v2/account/keys':
@@ -443,6 +485,9 @@ export class FakeDigitalOcean {
     if (!sz.available || !sz.regions.includes(region)) throw unprocessable('Size is not available in this region.')
     const image = b.image
     if (!(typeof image === 'number' || (typeof image === 'string' && IMAGES.includes(image)))) throw unprocessable('You specified an invalid image for Droplet creation.')
+    if (typeof b.user_data === 'string' && Buffer.byteLength(b.user_data) > USER_DATA_MAX_BYTES) {
+      throw unprocessable(`user_data is ${Buffer.byteLength(b.user_data)} bytes; the limit is 64 KiB`)
+    }
     const sshKeys = Array.isArray(b.ssh_keys) ? b.ssh_keys : []
     for (const k of sshKeys) {
       if (![...this.keys.values()].some((key) => key.id === k || key.fingerprint === k || String(key.id) === String(k))) throw unprocessable('You specified an invalid SSH key ID or fingerprint for Droplet creation.')
@@ -468,7 +513,35 @@ export class FakeDigitalOcean {
       privateIp: `10.${120 + Math.floor(n / 254 / 256)}.${Math.floor(n / 254) % 256}.${(n % 254) + 1}`,
     }
     this.droplets.set(d.id, d)
+    if (this.listingLag) this.listedFrom.set(d.id, d.createdAt + this.lagRandom() * this.listingLag.newMs)
     return d
+  }
+
+  // ---- eventual consistency (listingLag) ---------------------------------------------------------------------
+
+  /** How long after its creation a droplet is first listed (0 without listingLag). */
+  listedAfterMs(id: number): number {
+    const d = this.droplets.get(id) ?? this.tombstones.get(id)?.droplet
+    return d ? Math.max(0, (this.listedFrom.get(id) ?? d.createdAt) - d.createdAt) : 0
+  }
+
+  private deleteDroplet(id: number): boolean {
+    const d = this.droplets.get(id)
+    if (!d) return false
+    this.droplets.delete(id)
+    if (this.listingLag) this.tombstones.set(id, {droplet: d, until: Date.now() + this.lagRandom() * this.listingLag.deletedMs})
+    return true
+  }
+
+  /** What GET /v2/droplets shows now: without listingLag exactly the droplets that exist. */
+  private listedDroplets(): FakeDroplet[] {
+    if (!this.listingLag) return [...this.droplets.values()]
+    const now = Date.now()
+    for (const [id, t] of this.tombstones) if (t.until <= now) this.tombstones.delete(id)
+    return [
+      ...[...this.droplets.values()].filter((d) => (this.listedFrom.get(d.id) ?? 0) <= now),
+      ...[...this.tombstones.values()].map((t) => t.droplet),
+    ]
   }
 
   private view(d: FakeDroplet): FakeDropletView {
@@ -558,19 +631,24 @@ function routeOf(path: string): string {
   return path
 }
 
-function readBody(req: IncomingMessage): Promise<unknown> {
+function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('error', reject)
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8')
-      if (!text) return resolve(undefined)
-      try {
-        resolve(JSON.parse(text))
-      } catch {
-        resolve(undefined)
-      }
-    })
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
   })
+}
+
+/** A request body as the API takes it: JSON, sent as application/json (415 otherwise); malformed JSON is a 400. */
+function parseJsonBody(contentType: string | undefined, text: string): unknown {
+  if (!text) return undefined
+  if (!/^application\/json\s*(;|$)/i.test(contentType ?? '')) {
+    return new HttpError(415, 'unsupported_media_type', `Content-Type must be application/json, not ${contentType ?? 'none'}`)
+  }
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    return new HttpError(400, 'bad_request', `malformed JSON: ${(err as Error).message}`)
+  }
 }

@@ -1,8 +1,11 @@
 // A stateful fake of the EC2 Query API (Version 2016-11-15), enough for belt's ec2 driver, driven by the real
 // @aws-sdk/client-ec2: POST form-encoded `Action=...`, XML replies in the EC2 namespace, `<Response><Errors>` errors.
-// Signatures are not verified, but a SigV4 Authorization header must be present (401 AuthFailure otherwise).
-// Knobs let tests inject RequestLimitExceeded, lost responses (applied, then 503) and stalled requests.
-import {createHash, randomUUID} from 'node:crypto'
+// SigV4 signatures are verified with the fake's credentials (the test credentials by default): an unknown access key
+// is AuthFailure, a wrong secret SignatureDoesNotMatch, as EC2 answers. UserData must be base64 of at most 16 KB;
+// instances take their architecture from the AMI and refuse an instance type of the other one; StopInstances /
+// StartInstances go stopping → stopped → pending → running.
+// Knobs let tests inject RequestLimitExceeded, lost responses (applied, then 503), stalled requests and a describe lag.
+import {createHash, createHmac, randomUUID, timingSafeEqual} from 'node:crypto'
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
@@ -31,6 +34,9 @@ export interface FakeInstance {
   groupIds: string[]
   userData: string | null
   tags: FakeTag[]
+  architecture: 'x86_64' | 'arm64'
+  /** When StopInstances was applied (null: not stopped); StartInstances clears it and restarts the pending clock. */
+  stoppedAt: number | null
 }
 
 interface Reservation {
@@ -80,7 +86,19 @@ export interface Ec2FakeOptions {
   pendingMs?: number
   /** How long terminated instances stay `shutting-down` (ms). */
   shuttingDownMs?: number
+  /** How long stopped instances stay `stopping` (ms). */
+  stoppingMs?: number
+  /** The only credentials whose signatures verify (default: TEST_CREDENTIALS). */
+  credentials?: FakeCredentials
 }
+
+export interface FakeCredentials {accessKeyId: string; secretAccessKey: string}
+
+/** The credentials the ec2 tests give belt (test/e2e/ec2-setup.ts). */
+export const TEST_CREDENTIALS: FakeCredentials = {accessKeyId: 'AKIDEXAMPLEBELT', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLESECRET'}
+
+/** EC2's limit on UserData: 16 KB before base64 encoding. */
+export const USER_DATA_MAX_BYTES = 16 * 1024
 
 export class ApiError extends Error {
   constructor(readonly code: string, message: string, readonly status = 400) {
@@ -91,10 +109,15 @@ export class ApiError extends Error {
 export class Ec2Fake {
   pendingMs: number
   shuttingDownMs: number
+  stoppingMs: number
+  readonly credentials: FakeCredentials
+  /** DescribeInstances misses instances launched less than this long ago (by id: InvalidInstanceID.NotFound), as
+   *  EC2's eventually consistent reads do right after RunInstances. */
+  describeLagMs = 0
   /** Calls received per Action (throttled and failed calls included). */
   readonly calls: Record<string, number> = {}
   /** Every request's Action and parameters, in arrival order. */
-  readonly requests: {action: string; params: Record<string, string>}[] = []
+  readonly requests: {action: string; params: Record<string, string>; throttled?: boolean}[] = []
   /** Throttle every Nth call (counted over `throttleActions`, or all actions) with RequestLimitExceeded (HTTP 503). */
   throttleEvery = 0
   /** Throttle the next N calls (of `throttleActions`, or all). */
@@ -139,6 +162,8 @@ export class Ec2Fake {
   constructor(opts: Ec2FakeOptions = {}) {
     this.pendingMs = opts.pendingMs ?? 150
     this.shuttingDownMs = opts.shuttingDownMs ?? 100
+    this.stoppingMs = opts.stoppingMs ?? 100
+    this.credentials = opts.credentials ?? TEST_CREDENTIALS
     const img = (imageId: string, name: string, creationDate: string, architecture: 'x86_64' | 'arm64' = 'x86_64', ownerId = CANONICAL) =>
       this.images.push({imageId, name, ownerId, creationDate, architecture, state: 'available'})
     img('ami-0jammy0000000000a', 'ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20240301', '2024-03-01T10:00:00.000Z')
@@ -181,9 +206,15 @@ export class Ec2Fake {
   }
 
   // ---- views for tests ---------------------------------------------------------------------------------------
+  /** Calls of an Action that got past the throttle (what EC2 actually served or refused on its merits). */
+  served(action: string): number {
+    return (this.calls[action] ?? 0) - (this.throttled[action] ?? 0)
+  }
+
   state(i: FakeInstance): string {
     const now = Date.now()
     if (i.terminatedAt !== null) return now - i.terminatedAt >= this.shuttingDownMs ? 'terminated' : 'shutting-down'
+    if (i.stoppedAt !== null) return now - i.stoppedAt >= this.stoppingMs ? 'stopped' : 'stopping'
     return now - i.launchedAt >= this.pendingMs ? 'running' : 'pending'
   }
 
@@ -199,7 +230,7 @@ export class Ec2Fake {
       instanceId: this.id('i'), reservationId: this.id('r'), imageId: 'ami-0noble0000000000b', instanceType: 't3.micro', keyName: null,
       launchIndex: 0, launchedAt: Date.now() - this.pendingMs, terminatedAt: null, clientToken: null, subnetId: subnet.subnetId,
       vpcId: subnet.vpcId, privateIp: `172.31.${(n >> 8) & 255}.${n & 255}`, publicIp: `198.18.${(n >> 8) & 255}.${n & 255}`, groupIds: [],
-      userData: null, tags: [{key: 'Name', value: name}, ...tags.map((t) => ({...t}))],
+      userData: null, tags: [{key: 'Name', value: name}, ...tags.map((t) => ({...t}))], architecture: 'x86_64', stoppedAt: null,
     }
     this.instances.set(inst.instanceId, inst)
     return inst
@@ -223,14 +254,13 @@ export class Ec2Fake {
       const params: Params = new Map(new URLSearchParams(Buffer.concat(chunks).toString('utf8')))
       action = params.get('Action') ?? '(none)'
       this.calls[action] = (this.calls[action] ?? 0) + 1
-      this.requests.push({action, params: Object.fromEntries(params)})
-      const auth = String(req.headers.authorization ?? '')
-      if (!/^AWS4-HMAC-SHA256 Credential=[^/]+\/\d{8}\/[a-z0-9-]+\/ec2\/aws4_request/.test(auth)) {
-        throw new ApiError('AuthFailure', 'AWS was not able to validate the provided access credentials', 401)
-      }
+      const request: (typeof this.requests)[number] = {action, params: Object.fromEntries(params)}
+      this.requests.push(request)
+      verifySigV4(req, Buffer.concat(chunks), this.credentials)
       if (params.get('Version') !== '2016-11-15') throw new ApiError('InvalidParameterValue', `unsupported Version ${params.get('Version')}`)
       if (this.shouldThrottle(action)) {
         this.throttled[action] = (this.throttled[action] ?? 0) + 1
+        request.throttled = true
         throw new ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503)
       }
       const fail = this.failNext[action]
@@ -287,6 +317,8 @@ export class Ec2Fake {
       case 'DescribeInstances': return this.describeInstances(p)
       case 'CreateTags': return this.createTags(p)
       case 'TerminateInstances': return this.terminateInstances(p)
+      case 'StopInstances': return this.powerInstances(p, 'stop')
+      case 'StartInstances': return this.powerInstances(p, 'start')
       case 'DescribeImages': return this.describeImages(p)
       case 'ImportKeyPair': return this.importKeyPair(p)
       case 'DescribeKeyPairs': return this.describeKeyPairs(p)
@@ -329,7 +361,13 @@ export class Ec2Fake {
         return this.reservationXml(prior.reservationId, prior.instanceIds.map((id) => this.instances.get(id)!), true)
       }
     }
-    if (!this.images.some((i) => i.imageId === imageId)) throw new ApiError('InvalidAMIID.NotFound', `The image id '[${imageId}]' does not exist`)
+    const image = this.images.find((i) => i.imageId === imageId)
+    if (!image) throw new ApiError('InvalidAMIID.NotFound', `The image id '[${imageId}]' does not exist`)
+    const typeArch = instanceTypeArchitecture(instanceType)
+    if (typeArch !== image.architecture) {
+      throw new ApiError('InvalidParameterValue', `The architecture '${typeArch}' of the specified instance type does not match the architecture '${image.architecture}' of the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again.`)
+    }
+    checkUserData(p.get('UserData'))
     const keyName = p.get('KeyName') ?? null
     if (keyName !== null && !this.keyPairs.has(keyName)) throw new ApiError('InvalidKeyPair.NotFound', `The key pair '${keyName}' does not exist`)
     const subnet = subnetId ? this.subnets.find((s) => s.subnetId === subnetId) : this.subnets.find((s) => s.defaultForAz)
@@ -361,7 +399,7 @@ export class Ec2Fake {
         privateIp: subnet.vpcId === 'vpc-0fake000000000001' ? `172.31.${(n >> 8) & 255}.${n & 255}` : `10.20.${(n >> 8) & 255}.${n & 255}`,
         publicIp: wantsPublic ? `198.${18 + ((n >> 16) & 1)}.${(n >> 8) & 255}.${n & 255}` : '',
         groupIds: groupIds.length ? groupIds : [...this.groups.values()].filter((g) => groupNames.includes(g.groupName)).map((g) => g.groupId),
-        userData: p.get('UserData') ?? null, tags: tags.map((t) => ({...t})),
+        userData: p.get('UserData') ?? null, tags: tags.map((t) => ({...t})), architecture: image.architecture, stoppedAt: null,
       }
       this.instances.set(inst.instanceId, inst)
       ids.push(inst.instanceId)
@@ -395,7 +433,7 @@ export class Ec2Fake {
       (hasPrivate ? `<privateIpAddress>${i.privateIp}</privateIpAddress>` : '') +
       (hasPublic ? `<ipAddress>${i.publicIp}</ipAddress>` : '') +
       `<groupSet>${i.groupIds.map((g) => `<item><groupId>${g}</groupId><groupName>${esc(this.groups.get(g)?.groupName ?? '')}</groupName></item>`).join('')}</groupSet>` +
-      `<architecture>x86_64</architecture><rootDeviceType>ebs</rootDeviceType><rootDeviceName>/dev/sda1</rootDeviceName>` +
+      `<architecture>${i.architecture}</architecture><rootDeviceType>ebs</rootDeviceType><rootDeviceName>/dev/sda1</rootDeviceName>` +
       (i.clientToken ? `<clientToken>${esc(i.clientToken)}</clientToken>` : '') +
       tagSetXml(i.tags) +
       '<hypervisor>xen</hypervisor></item>'
@@ -406,9 +444,13 @@ export class Ec2Fake {
     const maxResults = int(p, 'MaxResults')
     if (maxResults !== null && ids.length) throw new ApiError('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults')
     if (maxResults !== null && (maxResults < 5 || maxResults > 1000)) throw new ApiError('InvalidParameterValue', `Value ( ${maxResults} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`)
-    for (const id of ids) if (!this.instances.has(id)) throw new ApiError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`)
+    const visible = (i: FakeInstance) => Date.now() - i.launchedAt >= this.describeLagMs
+    for (const id of ids) {
+      const i = this.instances.get(id)
+      if (!i || !visible(i)) throw new ApiError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`)
+    }
     const filters = filtersOf(p)
-    let all = [...this.instances.values()].filter((i) => (ids.length === 0 || ids.includes(i.instanceId)) && filters.every((f) => this.instanceMatches(i, f)))
+    let all = [...this.instances.values()].filter((i) => visible(i) && (ids.length === 0 || ids.includes(i.instanceId)) && filters.every((f) => this.instanceMatches(i, f)))
     const start = pageStart(p.get('NextToken'))
     let next = ''
     const page = Math.min(maxResults ?? Infinity, this.pageLimit || Infinity)
@@ -474,6 +516,31 @@ export class Ec2Fake {
       if (i.terminatedAt === null) i.terminatedAt = Date.now()
       const cur = this.state(i)
       const code = (s: string) => ({pending: 0, running: 16, 'shutting-down': 32, terminated: 48}[s] ?? 0)
+      return `<item><instanceId>${i.instanceId}</instanceId><currentState><code>${code(cur)}</code><name>${cur}</name></currentState><previousState><code>${code(prev)}</code><name>${prev}</name></previousState></item>`
+    })
+    return `<instancesSet>${items.join('')}</instancesSet>`
+  }
+
+  private powerInstances(p: Params, to: 'stop' | 'start'): string {
+    const ids = list(p, 'InstanceId')
+    if (ids.length === 0) throw new ApiError('MissingParameter', 'The request must contain the parameter InstanceId')
+    const found = ids.map((id) => {
+      const i = this.instances.get(id)
+      if (!i) throw new ApiError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`)
+      const state = this.state(i)
+      const can = to === 'stop' ? ['running', 'stopping', 'stopped'] : ['stopped', 'pending', 'running']
+      if (!can.includes(state)) throw new ApiError('IncorrectInstanceState', `The instance '${id}' is not in a state from which it can be ${to === 'stop' ? 'stopped' : 'started'}.`)
+      return i
+    })
+    const code = (s: string) => ({pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80}[s] ?? 0)
+    const items = found.map((i) => {
+      const prev = this.state(i)
+      if (to === 'stop' && i.stoppedAt === null) i.stoppedAt = Date.now()
+      if (to === 'start' && prev === 'stopped') {
+        i.stoppedAt = null
+        i.launchedAt = Date.now()
+      }
+      const cur = this.state(i)
       return `<item><instanceId>${i.instanceId}</instanceId><currentState><code>${code(cur)}</code><name>${cur}</name></currentState><previousState><code>${code(prev)}</code><name>${prev}</name></previousState></item>`
     })
     return `<instancesSet>${items.join('')}</instancesSet>`
@@ -642,6 +709,65 @@ export class Ec2Fake {
     }))
     return `<subnetSet>${ss.map((s) => `<item><subnetId>${s.subnetId}</subnetId><state>available</state><vpcId>${s.vpcId}</vpcId><cidrBlock>${s.cidr}</cidrBlock><availabilityZone>${s.az}</availabilityZone><defaultForAz>${s.defaultForAz}</defaultForAz><mapPublicIpOnLaunch>${s.mapPublicIp}</mapPublicIpOnLaunch><tagSet/></item>`).join('')}</subnetSet>`
   }
+}
+
+// ---- strictness: signatures, user data, architectures -----------------------------------------------------------
+
+const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest()
+const sha256hex = (data: string | Buffer) => createHash('sha256').update(data).digest('hex')
+
+/**
+ * AWS Signature Version 4 as EC2 checks it: the Authorization header's scope and signed headers, recomputed with the
+ * secret of its access key over the canonical request (method, path, query, signed headers, body hash).
+ */
+export function verifySigV4(req: IncomingMessage, body: Buffer, creds: FakeCredentials): void {
+  const auth = String(req.headers.authorization ?? '')
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([a-z0-9-]+)\/ec2\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth)
+  if (!m) throw new ApiError('AuthFailure', 'AWS was not able to validate the provided access credentials', 401)
+  const [, keyId, date, region, signedHeaders, signature] = m
+  if (keyId !== creds.accessKeyId) throw new ApiError('AuthFailure', 'AWS was not able to validate the provided access credentials', 401)
+  const amzDate = String(req.headers['x-amz-date'] ?? '')
+  const names = signedHeaders.split(';')
+  if (!amzDate.startsWith(date) || !names.includes('host') || !names.includes('x-amz-date')) {
+    throw new ApiError('AuthFailure', 'AWS was not able to validate the provided access credentials', 401)
+  }
+  const url = new URL(req.url ?? '/', 'http://x')
+  const query = [...url.searchParams].map(([k, v]) => [encodeRfc3986(k), encodeRfc3986(v)]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  const header = (n: string) => {
+    const v = req.headers[n]
+    return (Array.isArray(v) ? v.join(',') : String(v ?? '')).trim().replace(/\s+/g, ' ')
+  }
+  const canonical = [
+    'POST', url.pathname, query.map(([k, v]) => `${k}=${v}`).join('&'),
+    names.map((n) => `${n}:${header(n)}\n`).join(''), signedHeaders, sha256hex(body),
+  ].join('\n')
+  const scope = `${date}/${region}/ec2/aws4_request`
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256hex(canonical)].join('\n')
+  const key = hmac(hmac(hmac(hmac(`AWS4${creds.secretAccessKey}`, date), region), 'ec2'), 'aws4_request')
+  const expected = hmac(key, toSign)
+  if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) {
+    throw new ApiError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.', 403)
+  }
+}
+
+function encodeRfc3986(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
+/** UserData is base64 (InvalidParameterValue otherwise) of at most 16 KB once decoded. */
+export function checkUserData(userData: string | undefined): void {
+  if (userData === undefined) return
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(userData) || userData.length % 4 !== 0) {
+    throw new ApiError('InvalidParameterValue', 'Invalid BASE64 encoding of user data.')
+  }
+  const bytes = Buffer.from(userData, 'base64').length
+  if (bytes > USER_DATA_MAX_BYTES) throw new ApiError('InvalidParameterValue', `User data is limited to ${USER_DATA_MAX_BYTES} bytes (got ${bytes}).`)
+}
+
+/** Graviton families (a1, and a `g` after the generation: t4g, m7g, c7gn, ...) are arm64; the rest x86_64. */
+export function instanceTypeArchitecture(type: string): 'x86_64' | 'arm64' {
+  const family = type.split('.')[0]
+  return family === 'a1' || /^[a-z]+\d+g[a-z]*$/.test(family) ? 'arm64' : 'x86_64'
 }
 
 // ---- Query-protocol helpers ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {parseDocument} from 'yaml'
 import {scratchDir} from '../lib/cli.js'
@@ -95,11 +95,19 @@ test('cluster precedence: --config > --cluster/BELT_CLUSTER > active > .belt.yml
   assert.equal(resolveCluster({cwd: dir, env}).settings.subnet, '10.213.1.0/24')
 })
 
-test('state writes are atomic and leave no temp files', (t) => {
+test('state writes replace the file whole (write beside it, then rename: a new inode each time) and leave no temp files', (t) => {
   const {dir, cleanup} = scratchDir()
   t.after(cleanup)
   const s = new StateStore(dir)
-  for (let i = 0; i < 50; i++) s.update((d) => { d.nodes[`n${i}`] = {id: String(i)} })
+  // The new content is written to another file while the old one still exists, then renamed over it: every write
+  // gives state.json another inode than it had, so a reader (or a crash) sees the old file or the new one, never half.
+  let inode = -1
+  for (let i = 0; i < 50; i++) {
+    s.update((d) => { d.nodes[`n${i}`] = {id: String(i)} })
+    const now = statSync(join(dir, 'state.json')).ino
+    assert.notEqual(now, inode, `write ${i} replaced the file instead of rewriting it in place`)
+    inode = now
+  }
   const reread = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'))
   assert.equal(Object.keys(reread.nodes).length, 50)
   assert.deepEqual(readdirSync(dir), ['state.json'])

@@ -65,12 +65,10 @@ for (const [input, re] of bad) {
   })
 }
 
-test('expands 100,000 names quickly', () => {
-  const t = process.hrtime.bigint()
+test('expands 100,000 names, in order, each once (how fast: npm run bench -- --only startup)', () => {
   const names = expandPatterns(['w[1:100000]'], validateHostname)
-  const ms = Number(process.hrtime.bigint() - t) / 1e6
   assert.equal(names.length, 100000)
+  assert.equal(names[0], 'w1')
   assert.equal(names[99999], 'w100000')
-  // Generous bound: this is a correctness guard against quadratic behaviour, not a benchmark.
-  assert.ok(ms < 2000, `took ${ms} ms`)
+  assert.equal(new Set(names).size, 100000)
 })

@@ -18,6 +18,7 @@ import {
   type NodeFacts,
 } from '../../src/docker/provision.js'
 import {setLine, shellFor, unsetLines} from '../../src/commands/env.js'
+import {skipUnless} from '../lib/tools.js'
 
 const DEBIAN_UNIT = `[Unit]
 Description=Docker Application Container Engine
@@ -137,7 +138,7 @@ test('belt env: shell syntax and quoting', () => {
   assert.equal(unsetLines('fish').length, 4)
 })
 
-test('the install command fetches and runs the script, and reports its failures', {skip: spawnSync('sh', ['-c', 'command -v curl && command -v dockerd']).status !== 0 && 'needs curl and dockerd'}, (t) => {
+test('the install command fetches and runs the script, and reports its failures', {skip: skipUnless({commands: ['curl', 'dockerd']})}, (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'belt-install-'))
   t.after(() => rmSync(dir, {recursive: true, force: true}))
   const run = (url: string) => spawnSync('sh', ['-c', installDockerCommand(url)], {encoding: 'utf8'})

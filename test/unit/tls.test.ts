@@ -33,6 +33,7 @@ import {
 import {UsageError} from '../../src/core/errors.js'
 import type {Cluster} from '../../src/core/config/cluster.js'
 import {StateStore} from '../../src/core/config/state.js'
+import {skipUnless} from '../lib/tools.js'
 
 const ecdsa: TlsPolicy = {keyType: 'ecdsa', caDays: 3650, certDays: 730, extraSans: []}
 const DAY = 86_400_000
@@ -57,14 +58,6 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
       resolve({code, stdout, stderr})
     })
   })
-}
-
-function haveCommand(cmd: string): boolean {
-  try {
-    return statSync(`/usr/bin/${cmd}`).isFile() || statSync(`/usr/local/bin/${cmd}`).isFile()
-  } catch {
-    return false
-  }
 }
 
 test('CA: ECDSA P-256, self-signed CA with pathlen 0, backdated NotBefore and tls_ca_days validity', async () => {
@@ -220,7 +213,7 @@ test('mutual TLS with ECDSA certificates through OpenSSL; a name outside the SAN
   }
 })
 
-test('openssl verify accepts the chain and the purposes', {skip: !haveCommand('openssl') && 'openssl not installed'}, async (t) => {
+test('openssl verify accepts the chain and the purposes', {skip: skipUnless({commands: ['openssl']})}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'belt-tls-'))
   t.after(() => rmSync(dir, {recursive: true, force: true}))
   const ca = await createCertificateAuthority('belt CA (t)', ecdsa)
@@ -234,12 +227,14 @@ test('openssl verify accepts the chain and the purposes', {skip: !haveCommand('o
   ok(await run('openssl', ['verify', '-x509_strict', '-CAfile', join(dir, 'ca.pem'), '-purpose', 'sslclient', join(dir, 'cert.pem')]))
   ok(await run('openssl', ['verify', '-x509_strict', '-CAfile', join(dir, 'ca.pem'), '-verify_ip', '10.0.0.1', join(dir, 'server.pem')]))
   const wrongIp = await run('openssl', ['verify', '-CAfile', join(dir, 'ca.pem'), '-verify_ip', '10.0.0.2', join(dir, 'server.pem')])
-  assert.notEqual(wrongIp.code, 0)
+  assert.equal(wrongIp.code, 2, wrongIp.stdout + wrongIp.stderr)
+  assert.match(wrongIp.stdout + wrongIp.stderr, /IP address mismatch/)
   const wrongPurpose = await run('openssl', ['verify', '-CAfile', join(dir, 'ca.pem'), '-purpose', 'sslclient', join(dir, 'server.pem')])
-  assert.notEqual(wrongPurpose.code, 0)
+  assert.equal(wrongPurpose.code, 2, wrongPurpose.stdout + wrongPurpose.stderr)
+  assert.match(wrongPurpose.stdout + wrongPurpose.stderr, /unsuitable certificate purpose/)
 })
 
-test('the stock docker CLI (Go TLS) accepts the CA, the server certificate and presents the client certificate', {skip: !haveCommand('docker') && 'docker CLI not installed'}, async (t) => {
+test('the stock docker CLI (Go TLS) accepts the CA, the server certificate and presents the client certificate', {skip: skipUnless({commands: ['docker']})}, async (t) => {
   const cluster = scratchCluster()
   t.after(() => rmSync(cluster.dir, {recursive: true, force: true}))
   const tls = await ensureClusterTls(cluster, ecdsa)

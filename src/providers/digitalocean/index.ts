@@ -29,6 +29,11 @@ const DELETE_CONCURRENCY = 8
 /** Rounds per batch for failures whose outcome is unknown (each round first looks up what exists). */
 const CREATE_ROUNDS = 5
 const PER_PAGE = 200
+/**
+ * DigitalOcean's droplet listings lag behind creates by a few seconds: after a create whose answer was lost, belt
+ * lists only this long after the failure, so droplets that request made are seen and not made again.
+ */
+const LISTING_SETTLE_MS = Number(process.env.BELT_DO_LISTING_SETTLE_MS ?? 5000)
 const SIZE_CACHE_MS = 24 * 3600_000
 const DEFAULT_POLL_MS = 5000
 const TAG_RULE = /^[a-zA-Z0-9_:-]{1,255}$/
@@ -162,6 +167,7 @@ export class DigitalOceanProvider implements Provider {
     const wanted = new Set(opts.names)
     const existing = new Map<string, NodeInfo>()
     for (const d of droplets) if (wanted.has(d.name) && !existing.has(d.name)) existing.set(d.name, toNode(d))
+    for (const d of await this.recordedButUnlisted([...wanted].filter((n) => !existing.has(n)), signal)) existing.set(d.name, toNode(d))
     const notes: string[] = []
     if (!firewall) notes.push(`no cloud firewall is managed for cluster '${this.cluster.name}' (set admin_cidr to have belt create ${this.resourceName})`)
     else notes.push(`cloud firewall ${this.resourceName}: SSH and Docker TLS from ${firewall}, swarm ports between the cluster's droplets`)
@@ -275,10 +281,13 @@ export class DigitalOceanProvider implements Provider {
           return {names: pending, message: (err as Error).message, definite: err instanceof DoApiError && err.status !== null}
         }
         lastError = (err as Error).message
-        // The droplets may exist: look (even when interrupted — this is finishing in-flight work) before posting again.
+        // The droplets may exist: look (even when interrupted — this is finishing in-flight work) before posting again,
+        // once the listings have caught up with that request.
         let found: Droplet[]
         try {
-          found = (await this.clusterLookup(Date.now())).filter((d) => pending.includes(d.name))
+          const settled = Date.now() + LISTING_SETTLE_MS
+          await sleep(LISTING_SETTLE_MS)
+          found = (await this.clusterLookup(settled)).filter((d) => pending.includes(d.name))
         } catch (lookupErr) {
           return {names: pending, message: `${lastError}; could not check which were created (${(lookupErr as Error).message}); see belt ls`, definite: false}
         }
@@ -294,6 +303,26 @@ export class DigitalOceanProvider implements Provider {
       }
     }
     return pending.length ? {names: pending, message: lastError, definite: false} : null
+  }
+
+  /**
+   * Droplets state.json records for these names that the listing did not show: a listing made just after a create
+   * may not show it yet, so each is looked up by id (404: it is gone).
+   */
+  private async recordedButUnlisted(names: string[], signal?: AbortSignal): Promise<Droplet[]> {
+    const nodes = this.cluster.state.read().nodes
+    const ids = names.map((n) => Number(nodes[n]?.id)).filter((id) => Number.isInteger(id) && id > 0)
+    const found = await Promise.all(ids.map(async (id) => {
+      try {
+        const data = await this.api.call(`get droplet ${id}`, (c) => c.droplet.getDroplet({droplet_id: id}), signal)
+        const d = (data as {droplet?: Droplet}).droplet
+        return d && (d.tags ?? []).includes(this.clusterTag) && names.includes(d.name) ? d : null
+      } catch (err) {
+        if (err instanceof DoApiError && err.status === 404) return null
+        throw err
+      }
+    }))
+    return found.filter((d): d is Droplet => d !== null)
   }
 
   /** A cluster listing that started at or after `since` (shared by batches that failed at about the same time). */
