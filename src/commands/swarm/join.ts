@@ -7,8 +7,9 @@ import {onInterrupt} from '../../core/interrupt.js'
 import {expandPatterns} from '../../core/range.js'
 import {joinCommand, joinNode, readManager, readManagerCommand, SwarmError, type ManagerFacts} from '../../docker/swarm.js'
 import {providerFor} from '../../providers/index.js'
-import {createSshContext} from '../../ssh/context.js'
-import {oneLine} from '../../ssh/fleet.js'
+import type {SshEndpoint} from '../../providers/provider.js'
+import {createSshContext, type BeltSshContext} from '../../ssh/context.js'
+import {formatSeconds, oneLine, stepSignal} from '../../ssh/fleet.js'
 import {endpointsFor} from '../../ssh/targets.js'
 import {FleetProgress, fleetSummary, printHostKeyWarnings, type FleetRow} from '../../ui/fleet.js'
 import {byName, info, out, printJson, warn} from '../../ui/output.js'
@@ -91,28 +92,40 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
     const targets = await endpointsFor(cluster, names, provider)
     const concurrency = flags.concurrency ?? Number(cluster.settings.concurrency ?? 100)
     const ssh = createSshContext(cluster, {onWarning: warn})
-
-    // The manager: one connection, one command for its state, its managers and the token.
-    let manager: ManagerFacts
-    let session
-    try {
-      session = await ssh.connect(managerEp)
-    } catch (err) {
-      printHostKeyWarnings(ssh.hostKeyProblems)
-      throw new PartialFailure(`cannot reach the manager ${managerName}: ${oneLine(err)}`)
+    const sameSwarm = record?.context?.manager === managerName && (record?.context?.role ?? 'worker') === role
+    // The record holds the nodes still outstanding for this manager: this run settles the nodes it attempted and
+    // keeps earlier failures it did not touch. A different manager or role starts a new record.
+    const recordFailures = (toRecord: {name: string; error: string}[]) => {
+      const attempted = new Set(names)
+      const kept = sameSwarm ? (record?.failed ?? []).filter((f) => !attempted.has(f.name)) : []
+      const remaining = [...kept, ...toRecord]
+      ensureClusterDir(cluster)
+      cluster.state.update((s) => {
+        if (remaining.length) s.failures[RECORD] = {at: new Date().toISOString(), context: {manager: managerName, role}, failed: remaining}
+        else delete s.failures[RECORD]
+      })
     }
+
+    // The manager: one connection, one command for its state, its managers and the token — bounded by --timeout and
+    // Ctrl-C like every node's work. When it fails, every node is reported failed with that reason (and kept for
+    // --retry-failed); --json still prints its one document.
+    const scope = onInterrupt()
+    let manager: ManagerFacts
     try {
-      manager = await readManager(session, role)
+      manager = await this.readManagerOf(ssh, managerEp, role, timeoutMs, scope.signal)
     } catch (err) {
-      if (err instanceof SwarmError && err.conflict) throw new UsageError(err.message)
-      throw new PartialFailure(`manager ${managerName}: ${oneLine(err)}`)
-    } finally {
-      session.close()
+      scope.dispose()
+      if (err instanceof UsageError) throw err
+      const reason = oneLine(err)
+      const failed = [...names].sort((a, b) => a.localeCompare(b, 'en', {numeric: true})).map((name) => ({name, error: reason}))
+      recordFailures(failed)
+      if (flags.json) printJson({manager: managerName, joined: [], already: [], failed})
+      if (scope.interrupted()) throw new Interrupted(`interrupted while reading the manager ${managerName}; nothing was joined`)
+      throw new PartialFailure(flags.json ? '' : reason)
     }
     info(`joining ${targets.length} node${targets.length === 1 ? '' : 's'} as ${role}${targets.length === 1 ? '' : 's'} to the swarm of ${managerName} (${manager.address})`)
 
     const progress = new FleetProgress({total: targets.length, outcomes: ['joined', 'already', 'failed'], label: 'swarm join'}).start()
-    const scope = onInterrupt()
     let run
     try {
       run = await ssh.runFleet(targets, (s, signal) => joinNode(s, manager, signal), {
@@ -132,17 +145,7 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
     const rows: FleetRow[] = run.results.map((r) => ({name: r.name, outcome: r.ok ? r.value! : 'failed', error: r.error}))
     const failed = rows.filter((r) => r.outcome === 'failed').sort(byName).map((r) => ({name: r.name, error: r.error ?? 'failed'}))
     const toRecord = [...failed, ...run.notStarted.map((n) => ({name: n, error: 'not started (interrupted)'}))]
-    // The record holds the nodes still outstanding for this manager: this run settles the nodes it attempted and
-    // keeps earlier failures it did not touch. A different manager or role starts a new record.
-    const attempted = new Set(names)
-    const sameSwarm = record?.context?.manager === managerName && (record?.context?.role ?? 'worker') === role
-    const kept = sameSwarm ? (record?.failed ?? []).filter((f) => !attempted.has(f.name)) : []
-    const remaining = [...kept, ...toRecord]
-    ensureClusterDir(cluster)
-    cluster.state.update((s) => {
-      if (remaining.length) s.failures[RECORD] = {at: new Date().toISOString(), context: {manager: managerName, role}, failed: remaining}
-      else delete s.failures[RECORD]
-    })
+    recordFailures(toRecord)
 
     const names_ = (o: string) => rows.filter((r) => r.outcome === o).map((r) => r.name).sort((a, b) => a.localeCompare(b, 'en', {numeric: true}))
     if (flags.json) {
@@ -153,5 +156,31 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
     }
     if (run.interrupted) throw new Interrupted(`interrupted: ${run.notStarted.length} node(s) not started (kept for --retry-failed)`)
     if (failed.length) throw new PartialFailure(flags.json ? '' : `${failed.length} of ${targets.length} nodes failed to join`)
+  }
+
+  /** Connect to the manager and read its swarm facts and join token within `timeoutMs`; errors name the manager. */
+  private async readManagerOf(ssh: BeltSshContext, ep: SshEndpoint, role: 'worker' | 'manager', timeoutMs: number, interrupt: AbortSignal): Promise<ManagerFacts> {
+    const step = stepSignal(timeoutMs, interrupt)
+    let session
+    try {
+      try {
+        session = await ssh.connect(ep, {timeoutMs, signal: step.signal})
+      } catch (err) {
+        printHostKeyWarnings(ssh.hostKeyProblems)
+        throw new PartialFailure(`cannot reach the manager ${ep.name}: ${step.timedOut() ? `no SSH login within ${formatSeconds(timeoutMs)}` : oneLine(err)}`)
+      }
+      try {
+        return await readManager(session, role, step.signal)
+      } catch (err) {
+        if (err instanceof SwarmError && err.conflict) throw new UsageError(err.message)
+        if (step.timedOut()) {
+          throw new PartialFailure(`manager ${ep.name}: no answer within ${formatSeconds(timeoutMs)} while reading its swarm state and ${role} join token (is docker hanging on ${ep.name}?)`)
+        }
+        throw new PartialFailure(`manager ${ep.name}: ${oneLine(err)}`)
+      }
+    } finally {
+      session?.close()
+      step.dispose()
+    }
   }
 }

@@ -488,7 +488,7 @@ export class DigitalOceanProvider implements Provider {
     for (const name of names) {
       const n = byName.get(name)
       if (!n) missing.push(name)
-      else found.push({name, host: n.public_ip ?? n.private_ip ?? '', port, user, private_ip: n.private_ip, public_ip: n.public_ip})
+      else found.push({name, host: n.public_ip ?? n.private_ip ?? '', port, user, private_ip: n.private_ip, public_ip: n.public_ip, status: n.status})
     }
     return {found, missing}
   }
