@@ -51,7 +51,8 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
       out(`# on the manager (one command: its swarm state, its managers, the ${role} join token)`)
       out(readManagerCommand(role))
       out()
-      out('# on each node (one command; the token arrives on stdin, never on a command line)')
+      out('# on each node (one command; the token arrives on stdin and goes to dockerd as the body of POST /swarm/join through curl,')
+      out('# never on a command line; only a node without curl or a local docker socket falls back to docker swarm join --token)')
       out(joinCommand('MANAGER-ADDRESS:2377', ['MANAGER-NODE-ID']))
       out()
       out("# when ssh_user is not root, each runs as: sudo -n sh -c '...'")
@@ -126,9 +127,10 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
     info(`joining ${targets.length} node${targets.length === 1 ? '' : 's'} as ${role}${targets.length === 1 ? '' : 's'} to the swarm of ${managerName} (${manager.address})`)
 
     const progress = new FleetProgress({total: targets.length, outcomes: ['joined', 'already', 'failed'], label: 'swarm join'}).start()
+    const viaArgv: string[] = []
     let run
     try {
-      run = await ssh.runFleet(targets, (s, signal) => joinNode(s, manager, signal), {
+      run = await ssh.runFleet(targets, (s, signal) => joinNode(s, manager, signal, (path) => { if (path === 'argv') viaArgv.push(s.endpoint.name) }), {
         concurrency,
         timeoutMs,
         retries: 2,
@@ -141,6 +143,10 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
       await progress.stop()
     }
     printHostKeyWarnings(ssh.hostKeyProblems)
+    if (viaArgv.length) {
+      viaArgv.sort((a, b) => a.localeCompare(b, 'en', {numeric: true}))
+      warn(`${viaArgv.length} node${viaArgv.length === 1 ? '' : 's'} (${viaArgv.slice(0, 5).join(', ')}${viaArgv.length > 5 ? ', …' : ''}) had no curl or no local docker socket and joined with docker swarm join --token: the token was in their process list while it ran; install curl there to avoid that`)
+    }
 
     const rows: FleetRow[] = run.results.map((r) => ({name: r.name, outcome: r.ok ? r.value! : 'failed', error: r.error}))
     const failed = rows.filter((r) => r.outcome === 'failed').sort(byName).map((r) => ({name: r.name, error: r.error ?? 'failed'}))
