@@ -108,7 +108,7 @@ test('a real 4-node swarm: init, join twice, node ls, prefixed output, a service
     const trace = readFileSync(t.file, 'utf8')
     assert.match(trace, /execve\("[^"]*curl", \["curl", "-sS", "--unix-socket"/, `${t.n}: the join went through curl to the docker socket`)
     assert.match(trace, /execve\("[^"]*docker", \["docker", "info"/, `${t.n}: the trace saw the join command's processes`)
-    assert.doesNotMatch(trace, /SWMTKN/, `${t.n}: no process of the join had the token in its argv`)
+    assert.doesNotMatch(trace, /SWMTKN-1-/, `${t.n}: no process of the join had the token in its argv`)
   }
   const join2 = ok(await run('swarm', 'join', 'node1', 'node[2:4]'), 'swarm join again')
   assert.match(join2.stdout, /^already\s+3\s+node\[2:4\]$/m)
