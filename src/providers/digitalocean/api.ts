@@ -27,8 +27,8 @@ const MAX_ATTEMPTS = 6
 const MAX_THROTTLED = 12
 /** DigitalOcean can take a while to answer a 10-droplet create; a timeout there is handled as ambiguous. */
 const REQUEST_TIMEOUT_MS = 60_000
-/** No failed request (5xx, network, timeout) is sent again once this long has passed since its first attempt. */
-const RETRY_BUDGET_MS = 120_000
+/** No failed request (5xx, network, timeout) is sent again once two request timeouts have passed since its first try. */
+const RETRY_BUDGET_TIMEOUTS = 2
 /** A retry-after (or an hourly reset) further away than this fails the request at once instead of waiting. */
 export const MAX_RATE_WAIT_MS = 10 * 60_000
 /** Waits longer than this are named on stderr (through onNotice); shorter ones only in the debug log. */
@@ -201,6 +201,7 @@ function pacedAdapter(base: Adapter, pacer: ApiPacer, notices: WaitNotices): Ada
     const idempotent = method !== 'POST'
     const label = `${method} ${config.url ?? ''}`
     const first = Date.now()
+    const budget = RETRY_BUDGET_TIMEOUTS * requestTimeoutMs()
     let throttled = 0
     for (let attempt = 1; ; attempt++) {
       const release = await pacer.acquire(signal, (ms, why) => {
@@ -233,7 +234,7 @@ function pacedAdapter(base: Adapter, pacer: ApiPacer, notices: WaitNotices): Ada
         if (!retryable || attempt >= MAX_ATTEMPTS) throw err
         const delay = pacer.backoff(attempt)
         const elapsed = Date.now() - first
-        if (elapsed + delay > RETRY_BUDGET_MS) {
+        if (elapsed + delay > budget) {
           throw Object.assign(err, {gaveUp: `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${Math.round(elapsed / 1000)} s`})
         }
         const cause = status !== undefined ? `${status}` : (err.code ?? 'no answer')
