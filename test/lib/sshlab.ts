@@ -48,7 +48,7 @@ export interface SshLab {
   joins(): string[]
   /** Change the stand-in `docker swarm join` latency (seconds) from now on. */
   setJoinLatency(seconds: number): void
-  /** Make the stand-in `docker info` sleep this long first (0: answer at once), as a wedged daemon would. */
+  /** Make every stand-in docker command sleep this long first (0: answer at once), as with a wedged daemon. */
   setInfoHang(seconds: number): void
   /** Start a second sshd with a different host key and redirect this address's port 22 to it. */
   changeHostKey(address: string): Promise<string>

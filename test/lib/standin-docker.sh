@@ -6,9 +6,11 @@
 LAB_STATE=@STATE@
 LATENCY=0
 [ -r @LATENCYFILE@ ] && read -r LATENCY < @LATENCYFILE@
-# A docker that hangs: when this file holds N > 0, `docker info` sleeps N seconds first (a wedged daemon).
+# A docker that hangs: when this file holds N > 0, every docker command (not the lab-* helpers) sleeps N seconds
+# first, as with a wedged daemon.
 HANG=0
 [ -r @HANGFILE@ ] && read -r HANG < @HANGFILE@
+case "$1" in lab-*) ;; *) [ "$HANG" != 0 ] && sleep "$HANG";; esac
 set -f
 
 _ip() { IP=$3; }
@@ -91,7 +93,6 @@ lab-ip) echo "$IP"; exit 0;;
 lab-lines) i=0; while [ "$i" -lt "$2" ]; do i=$((i+1)); echo "line $i"; done; exit 0;;
 info)
   need_root
-  [ "$HANG" != 0 ] && sleep "$HANG"
   load "$IP"
   if [ "$2" = --format ] || [ "$2" = -f ]; then render "$3"; else echo "Swarm: $S_STATE"; fi
   exit 0;;
