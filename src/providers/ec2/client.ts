@@ -61,7 +61,7 @@ export function makeClient(region: string, endpoint: string | undefined, env: No
   })
   // The SDK retries timeouts like any transient failure (up to MAX_ATTEMPTS, with backoff): bound every call as a
   // whole, so a silent endpoint costs a known time and ends in one line naming it.
-  const where = endpoint ?? env.AWS_ENDPOINT_URL_EC2 ?? env.AWS_ENDPOINT_URL ?? `region ${region}`
+  const where = endpoint ?? env.AWS_ENDPOINT_URL_EC2 ?? env.AWS_ENDPOINT_URL ?? `https://ec2.${region}.amazonaws.com`
   const send = client.send.bind(client) as (command: unknown, options?: {abortSignal?: AbortSignal}) => Promise<unknown>
   client.send = (async (command: {constructor: {name: string}}, options?: {abortSignal?: AbortSignal}) => {
     const own = AbortSignal.timeout(t.totalMs)
