@@ -31,6 +31,8 @@ const REQUEST_TIMEOUT_MS = 60_000
 const RETRY_BUDGET_TIMEOUTS = 2
 /** A retry-after (or an hourly reset) further away than this fails the request at once instead of waiting. */
 export const MAX_RATE_WAIT_MS = 10 * 60_000
+/** 429s: no request waits for the rate limit longer than this in all (several retry-afters in a row). */
+const MAX_THROTTLED_MS = 15 * 60_000
 /** Waits longer than this are named on stderr (through onNotice); shorter ones only in the debug log. */
 const VISIBLE_WAIT_MS = 5000
 
@@ -225,6 +227,9 @@ function pacedAdapter(base: Adapter, pacer: ApiPacer, notices: WaitNotices): Ada
         if (status === 429 && ++throttled < MAX_THROTTLED) {
           const ms = pacer.throttled(err.response?.headers, throttled)
           log('%s: throttled (429), every call pauses %dms', label, ms)
+          if (Date.now() - first + ms > MAX_THROTTLED_MS && ms <= MAX_RATE_WAIT_MS) {
+            throw new GaveUp(`rate limited (429) for more than ${MAX_THROTTLED_MS / 60_000} min in all; try again later`)
+          }
           attempt--
           continue
         }
