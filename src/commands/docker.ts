@@ -63,7 +63,7 @@ When ssh_user is not root, docker runs through sudo -n.`
       try {
         let session
         try {
-          session = await ssh.connect(ep, {timeoutMs, signal: step.signal})
+          session = await ssh.connect(ep, {signal: step.signal})
         } catch (err) {
           printHostKeyWarnings(ssh.hostKeyProblems)
           process.stderr.write(`belt: ${ep.name}: ${oneLine(err)}\n`)

@@ -64,7 +64,7 @@ The command is one remote command line, as with OpenSSH (quote it for the remote
     try {
       let session
       try {
-        session = await ssh.connect(ep, {timeoutMs, signal: step.signal})
+        session = await ssh.connect(ep, {signal: step.signal})
       } catch (err) {
         printHostKeyWarnings(ssh.hostKeyProblems)
         process.stderr.write(`belt: ${ep.name}: ${oneLine(err)}\n`)

@@ -49,7 +49,7 @@ Advertises the node's private address when the provider knows one, else its publ
     try {
       let session
       try {
-        session = await ssh.connect(ep, {timeoutMs, signal: step.signal})
+        session = await ssh.connect(ep, {signal: step.signal})
       } catch (err) {
         printHostKeyWarnings(ssh.hostKeyProblems)
         throw new PartialFailure(`${name}: ${step.timedOut() ? `no SSH login within ${formatSeconds(timeoutMs)}` : oneLine(err)}`)

@@ -170,7 +170,7 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
     let session
     try {
       try {
-        session = await ssh.connect(ep, {timeoutMs, signal: step.signal})
+        session = await ssh.connect(ep, {signal: step.signal})
       } catch (err) {
         printHostKeyWarnings(ssh.hostKeyProblems)
         throw new PartialFailure(`cannot reach the manager ${ep.name}: ${step.timedOut() ? `no SSH login within ${formatSeconds(timeoutMs)}` : oneLine(err)}`)

@@ -34,7 +34,7 @@ export async function runNodeOp(cluster: Cluster, op: NodeOp, patterns: string[]
   try {
     let session
     try {
-      session = await ssh.connect(managerEp, {timeoutMs, signal: step.signal})
+      session = await ssh.connect(managerEp, {signal: step.signal})
     } catch (err) {
       printHostKeyWarnings(ssh.hostKeyProblems)
       throw new PartialFailure(`cannot reach the manager ${managerName}: ${step.timedOut() ? `no SSH login within ${formatSeconds(timeoutMs)}` : oneLine(err)}`)
