@@ -19,7 +19,7 @@ const RECORD = 'swarm join'
 export default class SwarmJoin extends BeltCommand {
   static description = `Join nodes to the swarm of MANAGER, in parallel
 
-The join token is read once from MANAGER; then each node gets one SSH connection and one remote command that checks and joins. Safe to re-run: a node already in this swarm is reported as already joined; a node in another swarm is an error for that node. The token never appears in any output.
+The join token is read once from MANAGER; then each node gets one SSH connection and one remote command that checks and joins. Safe to re-run: a node already in this swarm is reported as already joined; a node in another swarm is an error for that node. The token never appears in any output, nor in a command line on the nodes (it reaches dockerd as the body of POST /swarm/join; without curl on a node, docker swarm join --token is the reported fallback). --timeout bounds the manager read too.
 Failures are kept in state.json: --retry-failed joins only those again (MANAGER and PATTERN optional then).`
 
   static examples = [
