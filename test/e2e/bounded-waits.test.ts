@@ -10,6 +10,8 @@ import {join} from 'node:path'
 import {belt, scratchDir} from '../lib/cli.js'
 import {FakeDigitalOcean} from '../fakes/digitalocean.js'
 
+const CLUSTER_ID = '0123456789abcdef0123'
+
 async function setup(t: import('node:test').TestContext, opts: ConstructorParameters<typeof FakeDigitalOcean>[0] = {}, config: string[] = []) {
   const {dir, cleanup} = scratchDir('belt-waits-')
   const fake = new FakeDigitalOcean({activeAfterMs: 300, ...opts})
@@ -20,7 +22,8 @@ async function setup(t: import('node:test').TestContext, opts: ConstructorParame
   })
   mkdirSync(join(dir, '.belt', 'w'), {recursive: true})
   writeFileSync(join(dir, '.belt', 'active'), 'w\n')
-  writeFileSync(join(dir, '.belt', 'w', 'config.yml'), ['driver: digitalocean', 'digitalocean:', '  region: nyc1', ...config, ''].join('\n'))
+  // A cluster of its own (CONTRACT §9): seeded droplets carry both the name tag and this id tag.
+  writeFileSync(join(dir, '.belt', 'w', 'config.yml'), ['driver: digitalocean', `cluster_id: "${CLUSTER_ID}"`, 'digitalocean:', '  region: nyc1', ...config, ''].join('\n'))
   const env = {DIGITALOCEAN_ACCESS_TOKEN: fake.token, DIGITALOCEAN_API_URL: url, BELT_POLL_INTERVAL_MS: '100'}
   const run = (args: string[], extra: Record<string, string | undefined> = {}) => belt(args, {cwd: dir, env: {...env, ...extra}})
   return {dir, fake, url, run}
@@ -146,8 +149,8 @@ test('a node without an address is never dialled: docker, ssh, swarm join fail f
     await v6?.close()
   })
   const {dir, run, fake} = await setup(t, {activeAfterMs: 3_600_000}, [`  ssh_port: ${v4.port}`])
-  fake.seedDroplet('n1', ['belt-cluster:w'], 'new')
-  fake.seedDroplet('n2', ['belt-cluster:w'], 'new')
+  fake.seedDroplet('n1', ['belt-cluster:w', `belt-id:${CLUSTER_ID}`], 'new')
+  fake.seedDroplet('n2', ['belt-cluster:w', `belt-id:${CLUSTER_ID}`], 'new')
   const listed = oneJson((await run(['ls', '--json'])).stdout) as {name: string; public_ip: string | null}[]
   assert.deepEqual(listed.map((n) => [n.name, n.public_ip]), [['n1', null], ['n2', null]])
 
