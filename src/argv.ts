@@ -15,7 +15,7 @@ const BOOL_FLAGS = new Set(['--debug', '--json'])
 /** Each pass-through command's own flags (all long-only, so docker's short flags are never mistaken for ours). */
 export const PASSTHROUGH_FLAGS: Record<string, {value: string[]; bool: string[]; positional: number}> = {
   docker: {value: ['--host', '--cluster', '--config', '--concurrency', '--timeout'], bool: ['--json', '--debug', '--help'], positional: 0},
-  ssh: {value: ['--cluster', '--config'], bool: ['--debug', '--help', '--tty', '--forget-host'], positional: 1},
+  ssh: {value: ['--cluster', '--config', '--timeout'], bool: ['--debug', '--help', '--tty', '--forget-host'], positional: 1},
 }
 
 /** Commands whose own arguments are free-form (flags after the command word belong to the remote command). */

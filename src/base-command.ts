@@ -2,6 +2,8 @@
 import {Command, Flags} from '@oclif/core'
 import {Cluster, resolveCluster} from './core/config/cluster.js'
 import {UsageError} from './core/errors.js'
+import {setProviderHooks} from './providers/index.js'
+import {info} from './ui/output.js'
 
 export abstract class BeltCommand extends Command {
   static baseFlags = {
@@ -13,6 +15,7 @@ export abstract class BeltCommand extends Command {
   async init(): Promise<void> {
     await super.init()
     refuseBooleanValues({...BeltCommand.baseFlags, ...this.ctor.flags}, this.argv)
+    setProviderHooks({onNotice: info})
   }
 
   protected resolveCluster(flags: {cluster?: string; config?: string}): Cluster {

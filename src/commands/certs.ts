@@ -5,6 +5,7 @@ import {PartialFailure, UsageError} from '../core/errors.js'
 import {parseDuration} from '../core/duration.js'
 import {providerFor} from '../providers/index.js'
 import {dockerAddress} from '../docker/provision.js'
+import {addressProblem} from '../providers/provider.js'
 import {DOCKER_TLS_PORT, readPresentedCertificate} from '../docker/engine-api.js'
 import {describeCertificate, EXPIRY_WARNING_DAYS, isIssuedBy, normalizeSan, readClusterTls, serverSans, tlsPolicy, type CertificateInfo} from '../docker/tls.js'
 import {byName, info, out, printJson, table, warn} from '../ui/output.js'
@@ -59,6 +60,8 @@ export default class Certs extends BeltCommand {
     const reports: NodeCertReport[] = await Promise.all(endpoints.map((ep) => limit(async () => {
       const address = dockerAddress(ep)
       const base: NodeCertReport = {name: ep.name, address, status: 'ok', problems: [], subject: null, sans: [], not_after: null, days_left: null, issued_by_cluster_ca: null, fingerprint: null}
+      const noAddress = addressProblem(ep)
+      if (noAddress) return {...base, status: 'unreachable' as const, problems: [noAddress]}
       let presented
       try {
         presented = await readPresentedCertificate({host: address}, client, {timeoutMs})

@@ -5,7 +5,7 @@ import {Interrupted, PartialFailure, UsageError} from '../core/errors.js'
 import {parseDuration} from '../core/duration.js'
 import {onInterrupt} from '../core/interrupt.js'
 import {createSshContext} from '../ssh/context.js'
-import {oneLine} from '../ssh/fleet.js'
+import {oneLine, stepSignal} from '../ssh/fleet.js'
 import {exitCodeOf, passthrough} from '../ssh/passthrough.js'
 import {shellJoin} from '../ssh/quote.js'
 import {activeNodeName, endpointsFor, endpointsForPatterns} from '../ssh/targets.js'
@@ -39,7 +39,7 @@ When ssh_user is not root, docker runs through sudo -n.`
     host: Flags.string({description: "node names or patterns to run on ('mg0', 'w[1:9]', 'mg0,w[1:3]'); default: the active node"}),
     json: Flags.boolean({description: 'print JSON: {"ok", "already", "failed", "results": [{"name", "exit_code", "stdout", "stderr"}]}'}),
     concurrency: Flags.integer({description: 'nodes at once (default: the template\'s concurrency, 100)'}),
-    timeout: Flags.string({description: 'per-node time limit (default: none)'}),
+    timeout: Flags.string({description: 'per-node time limit, connection and command (default: none, so follow-streams such as logs -f are never cut off)'}),
   }
 
   async run(): Promise<void> {
@@ -56,20 +56,31 @@ When ssh_user is not root, docker runs through sudo -n.`
     const ssh = createSshContext(cluster, {onWarning: warn})
 
     if (endpoints.length === 1 && !flags.json) {
+      // One node: --timeout (when given) bounds the connection and the command together; without it nothing is cut
+      // off, so `docker logs -f`, a live `docker stats` or `exec -it` run until they end or Ctrl-C.
       const ep = endpoints[0]
-      let session
+      const step = stepSignal(timeoutMs)
       try {
-        session = await ssh.connect(ep, {timeoutMs})
-      } catch (err) {
-        printHostKeyWarnings(ssh.hostKeyProblems)
-        process.stderr.write(`belt: ${ep.name}: ${oneLine(err)}\n`)
-        return this.exit(255)
+        let session
+        try {
+          session = await ssh.connect(ep, {signal: step.signal})
+        } catch (err) {
+          printHostKeyWarnings(ssh.hostKeyProblems)
+          process.stderr.write(`belt: ${ep.name}: ${oneLine(err)}\n`)
+          return this.exit(255)
+        }
+        const r = await passthrough(session, command, {sudo: true, signal: step.signal})
+        session.close()
+        if (r.stopped) {
+          process.stderr.write(`belt: ${ep.name}: ${r.stopped} while docker ran; it may still be running on the host\n`)
+          return this.exit(1)
+        }
+        if (r.sudoProblem) process.stderr.write(`belt: ${ep.name}: ${r.sudoProblem}\n`)
+        if (r.lost) process.stderr.write(`belt: ${ep.name}: the SSH connection closed before docker finished\n`)
+        return this.exit(exitCodeOf(r))
+      } finally {
+        step.dispose()
       }
-      const r = await passthrough(session, command, {sudo: true})
-      session.close()
-      if (r.sudoProblem) process.stderr.write(`belt: ${ep.name}: ${r.sudoProblem}\n`)
-      if (r.lost) process.stderr.write(`belt: ${ep.name}: the SSH connection closed before docker finished\n`)
-      return this.exit(exitCodeOf(r))
     }
 
     const scope = onInterrupt()

@@ -1,9 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 import {basename} from 'node:path'
 import {BeltCommand} from '../base-command.js'
-import {UsageError} from '../core/errors.js'
+import {PartialFailure, UsageError} from '../core/errors.js'
 import {providerFor} from '../providers/index.js'
 import {dockerAddress} from '../docker/provision.js'
+import {addressProblem} from '../providers/provider.js'
 import {DOCKER_TLS_PORT} from '../docker/engine-api.js'
 import {clusterTlsPaths} from '../docker/tls.js'
 import {existsSync} from 'node:fs'
@@ -47,6 +48,8 @@ export default class Env extends BeltCommand {
     const provider = await providerFor(cluster)
     const {found} = await provider.endpoints([node])
     if (!found.length) throw new UsageError(`unknown node '${node}' in cluster '${cluster.name}'`)
+    const noAddress = addressProblem(found[0])
+    if (noAddress) throw new PartialFailure(`${node}: ${noAddress}; wait for it (belt status --wait active=N) and try again`)
     const values: [string, string][] = [
       ['DOCKER_TLS_VERIFY', '1'],
       ['DOCKER_HOST', `tcp://${hostPart(dockerAddress(found[0]))}:${DOCKER_TLS_PORT}`],

@@ -4,7 +4,9 @@ import {BeltCommand} from '../base-command.js'
 import {UsageError} from '../core/errors.js'
 import {expandPatterns} from '../core/range.js'
 import {createSshContext} from '../ssh/context.js'
-import {oneLine} from '../ssh/fleet.js'
+import {oneLine, stepSignal} from '../ssh/fleet.js'
+import {parseDuration} from '../core/duration.js'
+import {addressProblem} from '../providers/provider.js'
 import {hostToken} from '../ssh/known-hosts.js'
 import {exitCodeOf, passthrough} from '../ssh/passthrough.js'
 import {endpointsFor} from '../ssh/targets.js'
@@ -30,6 +32,7 @@ The command is one remote command line, as with OpenSSH (quote it for the remote
   static flags = {
     tty: Flags.boolean({description: 'allocate a terminal even for a command (default: only for a shell, when yours is one)'}),
     'forget-host': Flags.boolean({description: "remove the node's host key from .belt/<cluster>/known_hosts and exit"}),
+    timeout: Flags.string({description: 'time limit for the connection and the command (default: none — a shell or a follow-stream runs until it ends)'}),
   }
 
   async run(): Promise<void> {
@@ -39,11 +42,17 @@ The command is one remote command line, as with OpenSSH (quote it for the remote
     const names = expandPatterns([node])
     if (names.length !== 1) throw new UsageError(`belt ssh takes one node, '${node}' names ${names.length}; for many use: belt --host '${node}' docker ...`)
     const cluster = this.resolveCluster({cluster: flags.cluster as string | undefined, config: flags.config as string | undefined})
+    const timeoutMs = typeof flags.timeout === 'string' ? parseDuration(flags.timeout, '--timeout') : undefined
     const [ep] = await endpointsFor(cluster, names)
     const ssh = createSshContext(cluster, {onWarning: warn})
 
     if (flags['forget-host']) {
       if (rest.length) throw new UsageError('--forget-host takes no command')
+      const noAddress = addressProblem(ep)
+      if (noAddress) {
+        info(`${ep.name} has ${noAddress}: no key is recorded for it in ${ssh.knownHosts.path}`)
+        return
+      }
       const removed = ssh.knownHosts.forget(ep.host, ep.port)
       info(removed
         ? `removed ${removed} key${removed > 1 ? 's' : ''} for ${hostToken(ep.host, ep.port)} (${ep.name}) from ${ssh.knownHosts.path}; the next connection records the new one`
@@ -51,19 +60,28 @@ The command is one remote command line, as with OpenSSH (quote it for the remote
       return
     }
 
-    let session
+    const step = stepSignal(timeoutMs)
     try {
-      session = await ssh.connect(ep)
-    } catch (err) {
-      printHostKeyWarnings(ssh.hostKeyProblems)
-      process.stderr.write(`belt: ${ep.name}: ${oneLine(err)}\n`)
-      return this.exit(255)
+      let session
+      try {
+        session = await ssh.connect(ep, {signal: step.signal})
+      } catch (err) {
+        printHostKeyWarnings(ssh.hostKeyProblems)
+        process.stderr.write(`belt: ${ep.name}: ${oneLine(err)}\n`)
+        return this.exit(255)
+      }
+      const command = rest.length ? rest.join(' ') : null
+      const tty = command === null ? Boolean(process.stdin.isTTY) : Boolean(flags.tty)
+      const r = await passthrough(session, command, {tty, signal: step.signal})
+      session.close()
+      if (r.stopped) {
+        process.stderr.write(`belt: ${ep.name}: ${r.stopped} while the command ran; it may still be running on the host\n`)
+        return this.exit(1)
+      }
+      if (r.lost) process.stderr.write(`belt: ${ep.name}: the SSH connection closed before the command finished\n`)
+      return this.exit(exitCodeOf(r))
+    } finally {
+      step.dispose()
     }
-    const command = rest.length ? rest.join(' ') : null
-    const tty = command === null ? Boolean(process.stdin.isTTY) : Boolean(flags.tty)
-    const r = await passthrough(session, command, {tty})
-    session.close()
-    if (r.lost) process.stderr.write(`belt: ${ep.name}: the SSH connection closed before the command finished\n`)
-    return this.exit(exitCodeOf(r))
   }
 }

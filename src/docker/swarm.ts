@@ -1,7 +1,11 @@
 // Swarm over SSH: the remote commands for init, join, leave and node changes, built in one visible place, and the
 // parsing of what they print. Every command is idempotent (it looks before it acts, in the same remote command, so
-// a join costs one connection and one exec per host). Join tokens travel on the remote command's stdin, never in
-// its command line, and are scrubbed from anything shown (registerSecret).
+// a join costs one connection and one exec per host). Join tokens are scrubbed from anything shown (registerSecret)
+// and never appear in an argv on either side: the manager prints its token to our channel, and a node gets it on the
+// join command's stdin, from where the shell's builtin printf feeds it to `curl --unix-socket <docker socket>` as the
+// body of POST /swarm/join (the Engine API docker's own CLI uses). Only when the node has no curl, or docker's
+// endpoint is not a local unix socket, does the join fall back to `docker swarm join --token "$t"`, which shows the
+// token in the node's process list while it runs; joinNode reports that fallback so the command can say so.
 import {registerSecret, redact} from '../core/redact.js'
 import {shellQuote} from '../ssh/quote.js'
 import type {SshSession} from '../ssh/types.js'
@@ -131,32 +135,68 @@ export async function initSwarm(session: SshSession, o: InitOptions, signal?: Ab
 
 export type JoinOutcome = 'joined' | 'already'
 
+/** How a node joined: through the Engine API (token only on stdin and in the socket) or docker's argv (fallback). */
+export type JoinPath = 'api' | 'argv'
+
 /**
  * One remote command per target: read the token from stdin, look at the node's swarm state, and join only when it
  * is in none. A node whose managers include one of ours is already in this swarm; any other swarm is an error.
+ * The join is POST /swarm/join on the docker socket through curl, the JSON body written by the shell's builtin
+ * printf into curl's stdin (--data-binary @-); `docker context inspect` names the socket the docker CLI itself
+ * would use (DOCKER_HOST included).
  */
 export function joinCommand(address: string, managerIds: string[]): string {
   return [
     `addr=${q(address)}`,
     `mgrs=${q(` ${managerIds.join(' ')} `)}`,
     `IFS= read -r t || { echo "belt: no join token on stdin" >&2; exit 3; }`,
+    // The token goes into a JSON string and a shell word: refuse anything but its own alphabet.
+    `case "$t" in SWMTKN-*[!A-Za-z0-9-]*|'') echo "belt: malformed join token on stdin" >&2; exit 3;; SWMTKN-*) ;; *) echo "belt: malformed join token on stdin" >&2; exit 3;; esac`,
     `i=$(docker info --format '{{.Swarm.LocalNodeState}}{{range .Swarm.RemoteManagers}} {{.NodeID}}{{end}}') || exit 4`,
     `set -f; set -- $i; s=\${1:-unknown}; [ $# -gt 0 ] && shift`,
     `if [ "$s" != inactive ]; then`,
     `  for m do case "$mgrs" in *" $m "*) echo "belt-swarm: already"; exit 0;; esac; done`,
     `  echo "belt-swarm: other $s $*"; exit 5`,
     `fi`,
-    `docker swarm join --token "$t" "$addr" && echo "belt-swarm: joined"`,
+    `sock=$(docker context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null) || sock=`,
+    `case "$sock" in unix:///*) sock=\${sock#unix://};; *) sock=;; esac`,
+    `if [ -n "$sock" ] && [ -S "$sock" ] && command -v curl >/dev/null 2>&1; then`,
+    `  code=$(printf '{"ListenAddr":"0.0.0.0:2377","RemoteAddrs":["%s"],"JoinToken":"%s"}' "$addr" "$t" |`,
+    `    curl -sS --unix-socket "$sock" -H 'Content-Type: application/json' --data-binary @- -o /dev/stderr -w '%{http_code}' http://localhost/swarm/join) || exit 6`,
+    `  [ "$code" = 200 ] || { echo >&2; echo "belt: POST /swarm/join answered $code" >&2; exit 7; }`,
+    `  echo "belt-swarm: joined api"`,
+    `else`,
+    `  docker swarm join --token "$t" "$addr" && echo "belt-swarm: joined argv"`,
+    `fi`,
   ].join('\n')
 }
 
-export async function joinNode(session: SshSession, manager: ManagerFacts, signal?: AbortSignal): Promise<JoinOutcome> {
+/** The Engine API's error body ({"message": "..."}) as docker's CLI would print it, else the first useful line. */
+function joinError(stderr: string, stdout: string, code: number | null): string {
+  for (const line of stderr.split('\n')) {
+    const m = /^\s*(\{"message":.*\})\s*$/.exec(line)
+    if (!m) continue
+    try {
+      const msg = (JSON.parse(m[1]) as {message?: unknown}).message
+      if (typeof msg === 'string' && msg) return redact(`Error response from daemon: ${msg}`)
+    } catch {
+      // not JSON after all: fall through to the generic line
+    }
+  }
+  return remoteError(stderr, stdout, code)
+}
+
+export async function joinNode(session: SshSession, manager: ManagerFacts, signal?: AbortSignal, onJoined?: (path: JoinPath) => void): Promise<JoinOutcome> {
   const ids = manager.info.managers.map((m) => m.id).filter(Boolean)
   if (!ids.includes(manager.info.nodeId)) ids.push(manager.info.nodeId)
   const r = await session.exec(joinCommand(manager.address, ids), {sudo: true, stdin: manager.token + '\n', signal, maxOutputBytes: 16 * 1024})
   const out = r.stdout
   if (out.includes('belt-swarm: already')) return 'already'
-  if (r.code === 0 && out.includes('belt-swarm: joined')) return 'joined'
+  const joined = /belt-swarm: joined (api|argv)/.exec(out)
+  if (r.code === 0 && joined) {
+    onJoined?.(joined[1] as JoinPath)
+    return 'joined'
+  }
   const other = /belt-swarm: other (\S+)(.*)/.exec(out)
   if (other) {
     const [, state, mgrs] = other
@@ -165,7 +205,7 @@ export async function joinNode(session: SshSession, manager: ManagerFacts, signa
     }
     throw new SwarmError(`docker reports swarm state '${state}'; run: belt swarm leave ${session.endpoint.name} --force, then join again`)
   }
-  throw new SwarmError(remoteError(r.stderr, out, r.code))
+  throw new SwarmError(joinError(r.stderr, out, r.code))
 }
 
 // ----------------------------------------------------------------------------------------------------- leave --

@@ -2,11 +2,24 @@
 import type {Cluster} from '../core/config/cluster.js'
 import type {Provider} from './provider.js'
 
-export async function providerFor(cluster: Cluster): Promise<Provider> {
+/** What a provider may tell the user while it works; commands wire it to src/ui (providers never print). */
+export interface ProviderHooks {
+  /** One line for stderr: a rate-limit wait longer than 5 s, a retry, the API origin a token is sent to. */
+  onNotice?: (line: string) => void
+}
+
+let defaultHooks: ProviderHooks = {}
+
+/** Set once by the command layer (base-command.ts) so every provider a command makes reports through the UI. */
+export function setProviderHooks(hooks: ProviderHooks): void {
+  defaultHooks = hooks
+}
+
+export async function providerFor(cluster: Cluster, hooks: ProviderHooks = defaultHooks): Promise<Provider> {
   switch (cluster.driver) {
     case 'digitalocean': {
       const {DigitalOceanProvider} = await import('./digitalocean/index.js')
-      return new DigitalOceanProvider(cluster) as unknown as Provider
+      return new DigitalOceanProvider(cluster, hooks) as unknown as Provider
     }
     case 'ec2': {
       const {Ec2Provider} = await import('./ec2/index.js')

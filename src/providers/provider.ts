@@ -22,6 +22,7 @@ export interface NodeInfo {
 /** How to reach a node over SSH. */
 export interface SshEndpoint {
   name: string
+  /** The address belt connects to; '' while the node has no address yet (the SSH layer refuses such an endpoint). */
   host: string
   port: number
   user: string
@@ -30,6 +31,17 @@ export interface SshEndpoint {
   public_ip: string | null
   /** Per-host key file (generic driver); otherwise the cluster-wide key order applies. */
   keyPath?: string
+  /** The node's status when the provider knows it (names why a node has no address yet). */
+  status?: NodeStatus
+}
+
+/**
+ * Why an endpoint must not be dialled, or null. A node without an address yet (a droplet still `new`, an instance
+ * still pending) has host '': Node's net.connect would take that for localhost and log in to this machine's sshd.
+ */
+export function addressProblem(endpoint: SshEndpoint): string | null {
+  if (endpoint.host.trim() !== '') return null
+  return `no address yet (status ${endpoint.status ?? 'unknown'})`
 }
 
 export interface CreateOptions {

@@ -108,6 +108,28 @@ export async function runFleet<T>(
   return {results, interrupted: stopped(), notStarted}
 }
 
+/**
+ * A signal for one bounded step outside the fleet runner (a manager read, swarm init, a single-host command): it
+ * aborts when `ms` pass (reason: "timed out after 5s") or when `parent` (the run's Ctrl-C signal) aborts.
+ * Without `ms`, only the parent bounds it. Call dispose() when the step is over.
+ */
+export function stepSignal(ms: number | undefined, parent?: AbortSignal): {signal: AbortSignal; timedOut: () => boolean; dispose: () => void} {
+  const ac = new AbortController()
+  let timedOut = false
+  const timer = ms ? setTimeout(() => { timedOut = true; ac.abort(new Error(`timed out after ${formatSeconds(ms)}`)) }, ms) : undefined
+  const onParent = () => ac.abort(new Error('interrupted'))
+  if (parent?.aborted) onParent()
+  else parent?.addEventListener('abort', onParent, {once: true})
+  return {
+    signal: ac.signal,
+    timedOut: () => timedOut,
+    dispose: () => {
+      if (timer) clearTimeout(timer)
+      parent?.removeEventListener('abort', onParent)
+    },
+  }
+}
+
 export function formatSeconds(ms: number): string {
   const s = ms / 1000
   return Number.isInteger(s) ? `${s}s` : `${s.toFixed(1)}s`

@@ -122,6 +122,8 @@ export class KnownHosts {
 
   /** Record a key met for the first time. */
   add(host: string, port: number, key: Buffer): void {
+    // A line with an empty host would match nothing OpenSSH writes and hide a blind dial: refuse it.
+    if (host.trim() === '') throw new Error('refusing to record a host key for an empty host name')
     const token = hostToken(host, port)
     const line = `${token} ${keyType(key)} ${key.toString('base64')}\n`
     if (this.beforeWrite) {
@@ -144,8 +146,9 @@ export class KnownHosts {
 
   /** forget() for many hosts in one read and one write (e.g. after removing 2,000 nodes). */
   forgetMany(targets: readonly {host: string; port: number}[]): number {
-    if (!existsSync(this.path) || targets.length === 0) return 0
-    const tokens = new Set(targets.map((t) => hostToken(t.host, t.port)))
+    const named = targets.filter((t) => t.host.trim() !== '')
+    if (!existsSync(this.path) || named.length === 0) return 0
+    const tokens = new Set(named.map((t) => hostToken(t.host, t.port)))
     const lines = readFileSync(this.path, 'utf8').split('\n')
     let removed = 0
     const kept: string[] = []

@@ -7,6 +7,8 @@ export interface PassthroughOptions {
   /** Allocate a PTY. Default: when stdin is a terminal. */
   tty?: boolean
   sudo?: boolean
+  /** --timeout: stop waiting for the command when it aborts. */
+  signal?: AbortSignal
 }
 
 /** Run `command` (null: login shell) wired to this process's stdio; resolves with the result. */
@@ -22,6 +24,7 @@ export async function passthrough(session: SshSession, command: string | null, o
       stdout: process.stdout,
       stderr: process.stderr,
       sudo: opts.sudo,
+      signal: opts.signal,
       onResize: tty && process.stdout.isTTY
         ? (apply) => {
           const h = () => apply(process.stdout.rows, process.stdout.columns)

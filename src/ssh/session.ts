@@ -5,7 +5,7 @@ import ssh2 from 'ssh2'
 import {randomBytes} from 'node:crypto'
 import type {Algorithms, AuthenticationType, ClientChannel, ConnectConfig, ParsedKey, PseudoTtyOptions} from 'ssh2'
 import type {Writable, Readable} from 'node:stream'
-import type {SshEndpoint} from '../providers/provider.js'
+import {addressProblem, type SshEndpoint} from '../providers/provider.js'
 import {redact} from '../core/redact.js'
 import {debugLog} from '../core/debug.js'
 import type {Credentials, KeySource} from './auth.js'
@@ -87,6 +87,9 @@ function socketFailure(err: NodeJS.ErrnoException, where: string): SshConnectErr
 export function openSession(endpoint: SshEndpoint, s: SessionSettings, opts: {timeoutMs?: number; signal?: AbortSignal} = {}): Promise<Session> {
   const where = endpoint.port === 22 ? endpoint.host : `${endpoint.host}:${endpoint.port}`
   const hostKeyHost = endpoint.host
+  const noAddress = addressProblem(endpoint)
+  // Not retryable within this run: the address appears only in a later listing.
+  if (noAddress) return Promise.reject(new SshConnectError(noAddress, 'unreachable', false))
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new SshConnectError(`not started (${where})`, 'timeout', false))
     const client = new ssh2.Client()
@@ -368,6 +371,14 @@ export class Session implements SshSession {
       })
       ch.stderr.pipe(opts.stderr, {end: false})
       const onResize = opts.onResize ? opts.onResize((rows, cols) => ch.setWindow(rows, cols, 0, 0)) : undefined
+      let stopped: string | undefined
+      const onAbort = () => {
+        const reason = opts.signal?.reason
+        stopped = reason instanceof Error ? reason.message : 'stopped'
+        ch.close()
+      }
+      if (opts.signal?.aborted) onAbort()
+      else opts.signal?.addEventListener('abort', onAbort, {once: true})
       const stdin = opts.stdin
       if (stdin) {
         stdin.pipe(ch)
@@ -382,7 +393,8 @@ export class Session implements SshSession {
         ch.unpipe(opts.stdout)
         ch.stderr.unpipe(opts.stderr)
         const sudo = opts.sudo && command !== null ? sudoProblem(this.endpoint.user, code, Buffer.concat(errHead).toString('utf8')) : null
-        resolve({code, signal, sudoProblem: sudo, lost: code === null && signal === null})
+        opts.signal?.removeEventListener('abort', onAbort)
+        resolve({code, signal, sudoProblem: sudo, lost: !stopped && code === null && signal === null, ...(stopped ? {stopped} : {})})
       })
     })
   }

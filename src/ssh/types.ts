@@ -27,6 +27,8 @@ export interface StreamOptions {
   sudo?: boolean
   /** Register a window-size listener; return a function that unregisters it. */
   onResize?: (apply: (rows: number, cols: number) => void) => () => void
+  /** Stop waiting when it aborts (--timeout): the channel is closed and StreamResult.stopped says why. */
+  signal?: AbortSignal
 }
 
 export interface StreamResult {
@@ -36,6 +38,8 @@ export interface StreamResult {
   sudoProblem: string | null
   /** The channel closed without an exit status (connection lost). */
   lost: boolean
+  /** Set when the signal stopped the command (its reason, e.g. "timed out after 3s"); the command may still run. */
+  stopped?: string
 }
 
 export interface ExecResult {

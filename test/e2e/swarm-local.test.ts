@@ -4,8 +4,8 @@
 // the same way, logging in as a non-root user with passwordless sudo. Needs root; subnets 10.216.1.0/24, 10.216.2.0/24.
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
-import {execFileSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, copyFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {belt, scratchDir, type RunResult} from '../lib/cli.js'
 import {skipUnless} from '../lib/tools.js'
@@ -37,6 +37,28 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
     await new Promise((r) => setTimeout(r, 1000))
   }
   throw new Error(`timed out waiting for ${what}`)
+}
+
+/** The host-side pid of a local host's sshd listener: in the pid namespace of its init (state.json), named sshd. */
+function sshdPidOf(cluster: string, node: string): number {
+  const st = JSON.parse(readFileSync(join(cwd, '.belt', cluster, 'state.json'), 'utf8')) as {nodes: Record<string, {init_pid: number}>}
+  const init = st.nodes[node].init_pid
+  const ns = readlinkSync(`/proc/${init}/ns/pid`)
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid === init && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sshd' && readlinkSync(`/proc/${pid}/ns/pid`) === ns) return Number(pid)
+    } catch {}
+  }
+  throw new Error(`no sshd found for ${node}`)
+}
+
+/** strace every execve under a node's sshd (each SSH command's processes), with full argv, into a file. */
+async function traceExecs(pid: number, file: string): Promise<ChildProcess> {
+  const child = spawn('strace', ['-f', '-qq', '-e', 'trace=execve', '-s', '65535', '-o', file, '-p', String(pid)], {stdio: 'ignore'})
+  await waitFor(async () => /^TracerPid:\s*[1-9]/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')), `strace attached to ${pid}`, 30_000)
+  return child
 }
 
 before(() => {
@@ -71,8 +93,23 @@ test('a real 4-node swarm: init, join twice, node ls, prefixed output, a service
   const init = ok(await run('swarm', 'init', 'node1'), 'swarm init')
   assert.match(init.stdout, /^swarm initialised on node1 \(node \w+, 10\.216\.1\.\d+:2377\)$/m)
 
+  // Every process started on the joining nodes is traced with its full argv: the join token must be in none.
+  const traces = have('strace') ? await Promise.all(['node2', 'node3', 'node4'].map(async (n) => {
+    const file = join(cwd, `exec-${n}.trace`)
+    return {n, file, child: await traceExecs(sshdPidOf('lsw', n), file)}
+  })) : []
   const join1 = ok(await run('swarm', 'join', 'node1', 'node[2:4]', '--json'), 'swarm join')
   assert.deepEqual(JSON.parse(join1.stdout), {manager: 'node1', joined: ['node2', 'node3', 'node4'], already: [], failed: []})
+  assert.doesNotMatch(join1.stderr, /swarm join --token/, 'joined through the Engine API, not the argv fallback')
+  for (const t of traces) {
+    const exited = new Promise((r) => t.child.once('exit', r))
+    t.child.kill('SIGINT')
+    await exited
+    const trace = readFileSync(t.file, 'utf8')
+    assert.match(trace, /execve\("[^"]*curl", \["curl", "-sS", "--unix-socket"/, `${t.n}: the join went through curl to the docker socket`)
+    assert.match(trace, /execve\("[^"]*docker", \["docker", "info"/, `${t.n}: the trace saw the join command's processes`)
+    assert.doesNotMatch(trace, /SWMTKN-1-/, `${t.n}: no process of the join had the token in its argv`)
+  }
   const join2 = ok(await run('swarm', 'join', 'node1', 'node[2:4]'), 'swarm join again')
   assert.match(join2.stdout, /^already\s+3\s+node\[2:4\]$/m)
   assert.doesNotMatch(join2.stdout, /^joined/m)
@@ -155,6 +192,7 @@ test('generic driver on hosts made the same way, as a non-root user through sudo
   ok(await gen('swarm', 'init', 'g1'), 'swarm init through sudo')
   const joined = ok(await gen('swarm', 'join', 'g1', 'g2', '--json'), 'swarm join through sudo')
   assert.deepEqual(JSON.parse(joined.stdout).joined, ['g2'])
+  assert.doesNotMatch(joined.stderr, /swarm join --token/, 'joined through the Engine API (curl under sudo -n), not the argv fallback')
   const ls = ok(await gen('docker', 'node', 'ls', '--format', '{{.Hostname}} {{.Status}}'), 'docker node ls through sudo')
   assert.deepEqual(ls.stdout.trim().split('\n').sort(), ['g1 Ready', 'g2 Ready'])
 })

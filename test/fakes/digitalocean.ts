@@ -116,6 +116,8 @@ function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
+  /** Accept connections and read requests but never answer (a black hole in front of the API). */
+  blackHole?: boolean
 }
 
 export interface RequestRecord {
@@ -181,6 +183,7 @@ export class FakeDigitalOcean {
   windowMs: number
   perHour: number
   dropletLimit: number
+  blackHole: boolean
   faults: Fault[] = []
   sizes: FakeSize[] = SIZES.map((s) => ({...s}))
   /** Every request received, in order. */
@@ -216,11 +219,16 @@ export class FakeDigitalOcean {
     this.dropletLimit = opts.dropletLimit ?? 10_000
     this.listingLag = opts.listingLag ?? null
     this.lagRandom = seededRandom(opts.listingLag?.seed ?? 0)
+    this.blackHole = opts.blackHole ?? false
   }
 
   /** Start listening on 127.0.0.1; resolves with the API origin (no /v2), as DIGITALOCEAN_API_URL takes it. */
   async start(): Promise<string> {
     const server = createServer((req, res) => {
+      if (this.blackHole) {
+        this.log.push({method: req.method ?? 'GET', route: 'black hole', path: req.url ?? '/', query: {}, status: 0, at: Date.now()})
+        return void req.resume()
+      }
       this.handle(req, res).catch((err) => {
         if (!res.headersSent) this.reply(res, 500, {id: 'server_error', message: String(err)})
       })

@@ -48,6 +48,8 @@ export interface SshLab {
   joins(): string[]
   /** Change the stand-in `docker swarm join` latency (seconds) from now on. */
   setJoinLatency(seconds: number): void
+  /** Make every stand-in docker command sleep this long first (0: answer at once), as with a wedged daemon. */
+  setInfoHang(seconds: number): void
   /** Start a second sshd with a different host key and redirect this address's port 22 to it. */
   changeHostKey(address: string): Promise<string>
   /** Run a command inside the lab's network namespace (as root on the machine). */
@@ -223,7 +225,8 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
     writeFileSync(join(dir, 'etc/group'), group.join('\n') + '\n', {mode: 0o644})
     writeFileSync(join(dir, 'etc/sudoers.d/belt-lab'), 'Defaults env_keep += "SSH_CONNECTION"\nbeltop ALL=(ALL:ALL) NOPASSWD: ALL\n', {mode: 0o440})
     writeFileSync(join(dir, 'bin/docker'),
-      readFileSync(STANDIN, 'utf8').replace('@STATE@', stateDir).replace(/@LATENCYFILE@/g, join(dir, 'latency')), {mode: 0o755})
+      readFileSync(STANDIN, 'utf8').replace('@STATE@', stateDir).replace(/@LATENCYFILE@/g, join(dir, 'latency'))
+        .replace(/@HANGFILE@/g, join(dir, 'hang')), {mode: 0o755})
     writeFileSync(join(dir, 'latency'), `${opts.joinLatency ?? 0}\n`)
 
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'belt-sshlab-client', '-f', join(dir, 'id_ed25519')])
@@ -303,6 +306,7 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
         return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : []
       },
       setJoinLatency: (seconds) => writeFileSync(join(dir, 'latency'), `${seconds}\n`),
+      setInfoHang: (seconds) => writeFileSync(join(dir, 'hang'), `${seconds}\n`),
       changeHostKey: async (address) => {
         const port = extraPort++
         const key = join(dir, `ssh_host_ed25519_key_${port}`)

@@ -6,6 +6,11 @@
 LAB_STATE=@STATE@
 LATENCY=0
 [ -r @LATENCYFILE@ ] && read -r LATENCY < @LATENCYFILE@
+# A docker that hangs: when this file holds N > 0, every docker command (not the lab-* helpers) sleeps N seconds
+# first, as with a wedged daemon.
+HANG=0
+[ -r @HANGFILE@ ] && read -r HANG < @HANGFILE@
+case "$1" in lab-*) ;; *) [ "$HANG" != 0 ] && sleep "$HANG";; esac
 set -f
 
 _ip() { IP=$3; }

@@ -2,7 +2,10 @@
 // mapping, the API origin rules, and the firewall merge.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {ApiPacer, parseRetryAfter, RateWindow} from '../../src/providers/digitalocean/pacer.js'
+import {ApiPacer, flushWindow, parseRetryAfter, privateDir, RateWindow, shareWindow, sharedWindowFile} from '../../src/providers/digitalocean/pacer.js'
+import {chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {chooseSize, parseMemorySize, DoSize} from '../../src/providers/digitalocean/sizes.js'
 import {resolveEndpoint, resolveToken} from '../../src/providers/digitalocean/api.js'
 import {desiredFirewall, firewallName, firewallRules, sameFirewall} from '../../src/providers/digitalocean/firewall.js'
@@ -117,6 +120,74 @@ test('API origin: without /v2; a trailing / or /v2 is tolerated; the token is re
   assert.throws(() => resolveEndpoint({}, {DIGITALOCEAN_API_URL: 'nope'}), /DIGITALOCEAN_API_URL/)
   assert.throws(() => resolveToken({}, {}), (e: Error) => e instanceof UsageError && /DIGITALOCEAN_ACCESS_TOKEN/.test(e.message))
   assert.equal(resolveToken({access_token: 'from-config-123'}, {DIGITALOCEAN_ACCESS_TOKEN: 'from-env-123'}), 'from-env-123')
+})
+
+test('API origin: plain http only to loopback addresses; a non-default origin is named with its source', () => {
+  for (const ok of ['http://127.0.0.1:9', 'http://127.8.0.1', 'http://localhost:8080/', 'http://[::1]:9/v2']) {
+    assert.doesNotThrow(() => resolveEndpoint({}, {DIGITALOCEAN_API_URL: ok}), ok)
+  }
+  for (const bad of ['http://10.0.0.1', 'http://api.example.com', 'http://127.0.0.1.example.com', 'http://[::2]']) {
+    assert.throws(() => resolveEndpoint({}, {DIGITALOCEAN_API_URL: bad}), (e: Error) => e instanceof UsageError && /^DIGITALOCEAN_API_URL: .*plain http/.test(e.message), bad)
+    assert.throws(() => resolveEndpoint({api_url: bad}, {}), (e: Error) => e instanceof UsageError && /^api_url: .*plain http/.test(e.message), bad)
+  }
+  assert.equal(resolveEndpoint({}, {}).source, null)
+  assert.equal(resolveEndpoint({}, {DIGITALOCEAN_API_URL: 'https://api.digitalocean.com/v2'}).source, null)
+  assert.equal(resolveEndpoint({api_url: 'https://proxy.example'}, {}).source, 'api_url')
+})
+
+test('rate-window file: in a private 0700 folder of this user; a folder with other modes or owners is refused', () => {
+  const base = mkdtempSync(join(tmpdir(), 'belt-pacer-'))
+  try {
+    const mine = join(base, 'mine')
+    assert.equal(privateDir(mine), mine)
+    assert.equal(statSync(mine).mode & 0o777, 0o700)
+    assert.equal(privateDir(mine), mine, 'an existing private folder is used')
+    const open = join(base, 'open')
+    mkdirSync(open)
+    chmodSync(open, 0o755)
+    assert.equal(privateDir(open), null, 'group/other access: refused')
+    const link = join(base, 'link')
+    symlinkSync(mine, link)
+    assert.equal(privateDir(link), null, 'a symlink: refused')
+    if (process.getuid?.() === 0) {
+      const theirs = join(base, 'theirs')
+      mkdirSync(theirs, {mode: 0o700})
+      chownSync(theirs, 65534, 65534)
+      assert.equal(privateDir(theirs), null, 'another owner: refused')
+    }
+    const saved = process.env.BELT_API_WINDOW_FILE
+    delete process.env.BELT_API_WINDOW_FILE
+    try {
+      const file = sharedWindowFile('tok-123')!
+      assert.match(file, new RegExp(`^${tmpdir()}/belt-${process.getuid?.()}/do-window-[0-9a-f]{16}\\.json$`))
+      assert.equal(statSync(join(file, '..')).mode & 0o777, 0o700)
+    } finally {
+      if (saved !== undefined) process.env.BELT_API_WINDOW_FILE = saved
+    }
+  } finally {
+    rmSync(base, {recursive: true, force: true})
+  }
+})
+
+test('rate-window file: never read or written through a symlink', () => {
+  const base = mkdtempSync(join(tmpdir(), 'belt-pacer-'))
+  try {
+    const now = Date.now()
+    const target = join(base, 'elsewhere.json')
+    writeFileSync(target, JSON.stringify([now - 10, now - 5]))
+    const path = join(base, 'window.json')
+    symlinkSync(target, path)
+    const w = new RateWindow(250, 60_000)
+    shareWindow(w, path)
+    assert.equal(w.used(Date.now()), 0, 'nothing seeded through the symlink')
+    w.start()(Date.now())
+    flushWindow(w, path)
+    assert.equal(lstatSync(path).isSymbolicLink(), false, 'the link itself was replaced')
+    assert.equal((JSON.parse(readFileSync(path, 'utf8')) as number[]).length, 1)
+    assert.deepEqual(JSON.parse(readFileSync(target, 'utf8')), [now - 10, now - 5], 'the target is untouched')
+  } finally {
+    rmSync(base, {recursive: true, force: true})
+  }
 })
 
 test('firewall: belt owns its ports, keeps rules added for others, and notices changes', () => {

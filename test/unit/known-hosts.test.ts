@@ -109,3 +109,19 @@ test('forgetMany removes many hosts in one pass', (t) => {
   assert.equal(kh.check('10.0.0.1', 22, k).status, 'unknown')
   assert.equal(kh.check('10.0.7.207', 22, k).status, 'match')
 })
+
+test('an empty host is never recorded, and forgetting it touches nothing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'belt-kh-'))
+  try {
+    const kh = new KnownHosts(join(dir, 'known_hosts'))
+    const key = blob()
+    assert.throws(() => kh.add('', 22, key), /empty host/)
+    assert.throws(() => kh.add(' ', 2222, key), /empty host/)
+    kh.add('10.0.0.1', 22, key)
+    assert.equal(kh.forgetMany([{host: '', port: 22}]), 0)
+    assert.equal(readFileSync(join(dir, 'known_hosts'), 'utf8').trim().split('\n').length, 1)
+    assert.doesNotMatch(readFileSync(join(dir, 'known_hosts'), 'utf8'), /^(\s|\[\]:)/m)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+})

@@ -10,6 +10,6 @@ export default class SwarmActivate extends BeltCommand {
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(SwarmActivate)
-    await runNodeOp(this.resolveCluster(flags), 'activate', argv as string[], flags.json)
+    await runNodeOp(this.resolveCluster(flags), 'activate', argv as string[], flags.json, flags.timeout)
   }
 }

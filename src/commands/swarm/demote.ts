@@ -10,6 +10,6 @@ export default class SwarmDemote extends BeltCommand {
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(SwarmDemote)
-    await runNodeOp(this.resolveCluster(flags), 'demote', argv as string[], flags.json)
+    await runNodeOp(this.resolveCluster(flags), 'demote', argv as string[], flags.json, flags.timeout)
   }
 }

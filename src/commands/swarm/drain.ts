@@ -10,6 +10,6 @@ export default class SwarmDrain extends BeltCommand {
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(SwarmDrain)
-    await runNodeOp(this.resolveCluster(flags), 'drain', argv as string[], flags.json)
+    await runNodeOp(this.resolveCluster(flags), 'drain', argv as string[], flags.json, flags.timeout)
   }
 }

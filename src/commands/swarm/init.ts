@@ -1,10 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 import {BeltCommand} from '../../base-command.js'
 import {ensureClusterDir} from '../../core/config/cluster.js'
-import {PartialFailure, UsageError} from '../../core/errors.js'
+import {Interrupted, PartialFailure, UsageError} from '../../core/errors.js'
 import {initCommand, initSwarm, managerAddress, SwarmError} from '../../docker/swarm.js'
 import {createSshContext} from '../../ssh/context.js'
-import {oneLine} from '../../ssh/fleet.js'
+import {formatSeconds, oneLine, stepSignal} from '../../ssh/fleet.js'
+import {parseDuration} from '../../core/duration.js'
+import {onInterrupt} from '../../core/interrupt.js'
 import {activeNodeName, endpointsFor} from '../../ssh/targets.js'
 import {printHostKeyWarnings} from '../../ui/fleet.js'
 import {info, out, printJson, warn} from '../../ui/output.js'
@@ -26,6 +28,7 @@ Advertises the node's private address when the provider knows one, else its publ
     drain: Flags.boolean({description: 'set the manager to drain so tasks run only on workers (a Swarm2k lesson for big swarms)'}),
     json: Flags.boolean({description: 'print JSON: {"manager", "address", "node_id", "already", "drained"}'}),
     'print-command': Flags.boolean({description: 'print the remote command and run nothing'}),
+    timeout: Flags.string({description: 'time limit for the connection and the init together', default: '2m'}),
   }
 
   async run(): Promise<void> {
@@ -38,23 +41,32 @@ Advertises the node's private address when the provider knows one, else its publ
     const name = args.node ?? activeNodeName(cluster, 'name the node: belt swarm init NODE')
     const [ep] = await endpointsFor(cluster, [name])
     const advertiseAddr = flags['advertise-addr'] ?? ep.private_ip ?? ep.public_ip ?? ep.host
+    const timeoutMs = parseDuration(flags.timeout, '--timeout')
     const ssh = createSshContext(cluster, {onWarning: warn})
-    let session
-    try {
-      session = await ssh.connect(ep)
-    } catch (err) {
-      printHostKeyWarnings(ssh.hostKeyProblems)
-      throw new PartialFailure(`${name}: ${oneLine(err)}`)
-    }
+    const scope = onInterrupt()
+    const step = stepSignal(timeoutMs, scope.signal)
     let result
     try {
-      result = await initSwarm(session, {advertiseAddr, drain: flags.drain})
-    } catch (err) {
-      if (err instanceof SwarmError && err.conflict) throw new UsageError(err.message)
-      throw new PartialFailure(`${name}: ${oneLine(err)}`)
+      let session
+      try {
+        session = await ssh.connect(ep, {signal: step.signal})
+      } catch (err) {
+        printHostKeyWarnings(ssh.hostKeyProblems)
+        throw new PartialFailure(`${name}: ${step.timedOut() ? `no SSH login within ${formatSeconds(timeoutMs)}` : oneLine(err)}`)
+      }
+      try {
+        result = await initSwarm(session, {advertiseAddr, drain: flags.drain}, step.signal)
+      } catch (err) {
+        if (err instanceof SwarmError && err.conflict) throw new UsageError(err.message)
+        throw new PartialFailure(`${name}: ${oneLine(err)}`)
+      } finally {
+        session.close()
+      }
     } finally {
-      session.close()
+      step.dispose()
+      scope.dispose()
     }
+    if (scope.interrupted()) throw new Interrupted()
     ensureClusterDir(cluster)
     cluster.state.update((s) => { s.active_node = name })
     const address = managerAddress(ep, result.info)

@@ -7,8 +7,9 @@ import {onInterrupt} from '../../core/interrupt.js'
 import {expandPatterns} from '../../core/range.js'
 import {joinCommand, joinNode, readManager, readManagerCommand, SwarmError, type ManagerFacts} from '../../docker/swarm.js'
 import {providerFor} from '../../providers/index.js'
-import {createSshContext} from '../../ssh/context.js'
-import {oneLine} from '../../ssh/fleet.js'
+import type {SshEndpoint} from '../../providers/provider.js'
+import {createSshContext, type BeltSshContext} from '../../ssh/context.js'
+import {formatSeconds, oneLine, stepSignal} from '../../ssh/fleet.js'
 import {endpointsFor} from '../../ssh/targets.js'
 import {FleetProgress, fleetSummary, printHostKeyWarnings, type FleetRow} from '../../ui/fleet.js'
 import {byName, info, out, printJson, warn} from '../../ui/output.js'
@@ -18,7 +19,7 @@ const RECORD = 'swarm join'
 export default class SwarmJoin extends BeltCommand {
   static description = `Join nodes to the swarm of MANAGER, in parallel
 
-The join token is read once from MANAGER; then each node gets one SSH connection and one remote command that checks and joins. Safe to re-run: a node already in this swarm is reported as already joined; a node in another swarm is an error for that node. The token never appears in any output.
+The join token is read once from MANAGER; then each node gets one SSH connection and one remote command that checks and joins. Safe to re-run: a node already in this swarm is reported as already joined; a node in another swarm is an error for that node. The token never appears in any output, nor in a command line on the nodes (it reaches dockerd as the body of POST /swarm/join; without curl on a node, docker swarm join --token is the reported fallback). --timeout bounds the manager read too.
 Failures are kept in state.json: --retry-failed joins only those again (MANAGER and PATTERN optional then).`
 
   static examples = [
@@ -50,7 +51,8 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
       out(`# on the manager (one command: its swarm state, its managers, the ${role} join token)`)
       out(readManagerCommand(role))
       out()
-      out('# on each node (one command; the token arrives on stdin, never on a command line)')
+      out('# on each node (one command; the token arrives on stdin and goes to dockerd as the body of POST /swarm/join through curl,')
+      out('# never on a command line; only a node without curl or a local docker socket falls back to docker swarm join --token)')
       out(joinCommand('MANAGER-ADDRESS:2377', ['MANAGER-NODE-ID']))
       out()
       out("# when ssh_user is not root, each runs as: sudo -n sh -c '...'")
@@ -91,31 +93,44 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
     const targets = await endpointsFor(cluster, names, provider)
     const concurrency = flags.concurrency ?? Number(cluster.settings.concurrency ?? 100)
     const ssh = createSshContext(cluster, {onWarning: warn})
-
-    // The manager: one connection, one command for its state, its managers and the token.
-    let manager: ManagerFacts
-    let session
-    try {
-      session = await ssh.connect(managerEp)
-    } catch (err) {
-      printHostKeyWarnings(ssh.hostKeyProblems)
-      throw new PartialFailure(`cannot reach the manager ${managerName}: ${oneLine(err)}`)
+    const sameSwarm = record?.context?.manager === managerName && (record?.context?.role ?? 'worker') === role
+    // The record holds the nodes still outstanding for this manager: this run settles the nodes it attempted and
+    // keeps earlier failures it did not touch. A different manager or role starts a new record.
+    const recordFailures = (toRecord: {name: string; error: string}[]) => {
+      const attempted = new Set(names)
+      const kept = sameSwarm ? (record?.failed ?? []).filter((f) => !attempted.has(f.name)) : []
+      const remaining = [...kept, ...toRecord]
+      ensureClusterDir(cluster)
+      cluster.state.update((s) => {
+        if (remaining.length) s.failures[RECORD] = {at: new Date().toISOString(), context: {manager: managerName, role}, failed: remaining}
+        else delete s.failures[RECORD]
+      })
     }
+
+    // The manager: one connection, one command for its state, its managers and the token — bounded by --timeout and
+    // Ctrl-C like every node's work. When it fails, every node is reported failed with that reason (and kept for
+    // --retry-failed); --json still prints its one document.
+    const scope = onInterrupt()
+    let manager: ManagerFacts
     try {
-      manager = await readManager(session, role)
+      manager = await this.readManagerOf(ssh, managerEp, role, timeoutMs, scope.signal)
     } catch (err) {
-      if (err instanceof SwarmError && err.conflict) throw new UsageError(err.message)
-      throw new PartialFailure(`manager ${managerName}: ${oneLine(err)}`)
-    } finally {
-      session.close()
+      scope.dispose()
+      if (err instanceof UsageError) throw err
+      const reason = oneLine(err)
+      const failed = [...names].sort((a, b) => a.localeCompare(b, 'en', {numeric: true})).map((name) => ({name, error: reason}))
+      recordFailures(failed)
+      if (flags.json) printJson({manager: managerName, joined: [], already: [], failed})
+      if (scope.interrupted()) throw new Interrupted(`interrupted while reading the manager ${managerName}; nothing was joined`)
+      throw new PartialFailure(flags.json ? '' : reason)
     }
     info(`joining ${targets.length} node${targets.length === 1 ? '' : 's'} as ${role}${targets.length === 1 ? '' : 's'} to the swarm of ${managerName} (${manager.address})`)
 
     const progress = new FleetProgress({total: targets.length, outcomes: ['joined', 'already', 'failed'], label: 'swarm join'}).start()
-    const scope = onInterrupt()
+    const viaArgv: string[] = []
     let run
     try {
-      run = await ssh.runFleet(targets, (s, signal) => joinNode(s, manager, signal), {
+      run = await ssh.runFleet(targets, (s, signal) => joinNode(s, manager, signal, (path) => { if (path === 'argv') viaArgv.push(s.endpoint.name) }), {
         concurrency,
         timeoutMs,
         retries: 2,
@@ -128,21 +143,15 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
       await progress.stop()
     }
     printHostKeyWarnings(ssh.hostKeyProblems)
+    if (viaArgv.length) {
+      viaArgv.sort((a, b) => a.localeCompare(b, 'en', {numeric: true}))
+      warn(`${viaArgv.length} node${viaArgv.length === 1 ? '' : 's'} (${viaArgv.slice(0, 5).join(', ')}${viaArgv.length > 5 ? ', …' : ''}) had no curl or no local docker socket and joined with docker swarm join --token: the token was in their process list while it ran; install curl there to avoid that`)
+    }
 
     const rows: FleetRow[] = run.results.map((r) => ({name: r.name, outcome: r.ok ? r.value! : 'failed', error: r.error}))
     const failed = rows.filter((r) => r.outcome === 'failed').sort(byName).map((r) => ({name: r.name, error: r.error ?? 'failed'}))
     const toRecord = [...failed, ...run.notStarted.map((n) => ({name: n, error: 'not started (interrupted)'}))]
-    // The record holds the nodes still outstanding for this manager: this run settles the nodes it attempted and
-    // keeps earlier failures it did not touch. A different manager or role starts a new record.
-    const attempted = new Set(names)
-    const sameSwarm = record?.context?.manager === managerName && (record?.context?.role ?? 'worker') === role
-    const kept = sameSwarm ? (record?.failed ?? []).filter((f) => !attempted.has(f.name)) : []
-    const remaining = [...kept, ...toRecord]
-    ensureClusterDir(cluster)
-    cluster.state.update((s) => {
-      if (remaining.length) s.failures[RECORD] = {at: new Date().toISOString(), context: {manager: managerName, role}, failed: remaining}
-      else delete s.failures[RECORD]
-    })
+    recordFailures(toRecord)
 
     const names_ = (o: string) => rows.filter((r) => r.outcome === o).map((r) => r.name).sort((a, b) => a.localeCompare(b, 'en', {numeric: true}))
     if (flags.json) {
@@ -153,5 +162,31 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
     }
     if (run.interrupted) throw new Interrupted(`interrupted: ${run.notStarted.length} node(s) not started (kept for --retry-failed)`)
     if (failed.length) throw new PartialFailure(flags.json ? '' : `${failed.length} of ${targets.length} nodes failed to join`)
+  }
+
+  /** Connect to the manager and read its swarm facts and join token within `timeoutMs`; errors name the manager. */
+  private async readManagerOf(ssh: BeltSshContext, ep: SshEndpoint, role: 'worker' | 'manager', timeoutMs: number, interrupt: AbortSignal): Promise<ManagerFacts> {
+    const step = stepSignal(timeoutMs, interrupt)
+    let session
+    try {
+      try {
+        session = await ssh.connect(ep, {signal: step.signal})
+      } catch (err) {
+        printHostKeyWarnings(ssh.hostKeyProblems)
+        throw new PartialFailure(`cannot reach the manager ${ep.name}: ${step.timedOut() ? `no SSH login within ${formatSeconds(timeoutMs)}` : oneLine(err)}`)
+      }
+      try {
+        return await readManager(session, role, step.signal)
+      } catch (err) {
+        if (err instanceof SwarmError && err.conflict) throw new UsageError(err.message)
+        if (step.timedOut()) {
+          throw new PartialFailure(`manager ${ep.name}: no answer within ${formatSeconds(timeoutMs)} while reading its swarm state and ${role} join token (is docker hanging on ${ep.name}?)`)
+        }
+        throw new PartialFailure(`manager ${ep.name}: ${oneLine(err)}`)
+      }
+    } finally {
+      session?.close()
+      step.dispose()
+    }
   }
 }

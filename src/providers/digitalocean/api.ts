@@ -2,6 +2,7 @@
 // sends every request through the token's pacer (pacer.ts). Here live the token and API origin rules (CONTRACT §3),
 // the retry policy, and the translation of API failures into belt's errors. Nothing here prints.
 import {AsyncLocalStorage} from 'node:async_hooks'
+import {isIP} from 'node:net'
 import {modules} from 'dots-wrapper'
 import {PartialFailure, UsageError} from '../../core/errors.js'
 import {redact, registerSecret} from '../../core/redact.js'
@@ -26,6 +27,20 @@ const MAX_ATTEMPTS = 6
 const MAX_THROTTLED = 12
 /** DigitalOcean can take a while to answer a 10-droplet create; a timeout there is handled as ambiguous. */
 const REQUEST_TIMEOUT_MS = 60_000
+/** No failed request (5xx, network, timeout) is sent again once two request timeouts have passed since its first try. */
+const RETRY_BUDGET_TIMEOUTS = 2
+/** A retry-after (or an hourly reset) further away than this fails the request at once instead of waiting. */
+export const MAX_RATE_WAIT_MS = 10 * 60_000
+/** 429s: no request waits for the rate limit longer than this in all (several retry-afters in a row). */
+const MAX_THROTTLED_MS = 15 * 60_000
+/** Waits longer than this are named on stderr (through onNotice); shorter ones only in the debug log. */
+const VISIBLE_WAIT_MS = 5000
+
+/** Request timeout: 60 s; BELT_API_TIMEOUT_MS shortens it (meant for tests against fake or black-hole APIs). */
+export function requestTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.BELT_API_TIMEOUT_MS)
+  return Number.isFinite(v) && v > 0 ? v : REQUEST_TIMEOUT_MS
+}
 
 /** The operation a request belongs to: its abort signal gates starting (and re-trying) requests, never in-flight ones. */
 const operation = new AsyncLocalStorage<{signal?: AbortSignal}>()
@@ -53,8 +68,19 @@ export function resolveToken(settings: Record<string, unknown>, env: NodeJS.Proc
   return token
 }
 
-/** The API origin (DIGITALOCEAN_API_URL, else api_url, else the public API) and the /v2 endpoint belt uses. */
-export function resolveEndpoint(settings: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): {origin: string; endpoint: string} {
+/** Loopback hosts, the only ones the token may be sent to over plain http (a local fake or proxy). */
+function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  if (h === 'localhost' || h === '::1') return true
+  return isIP(h) === 4 && h.startsWith('127.')
+}
+
+/**
+ * The API origin (DIGITALOCEAN_API_URL, else api_url, else the public API) and the /v2 endpoint belt uses. `source`
+ * names where a non-default origin came from. Plain http is refused except to loopback: the token travels in
+ * every request's Authorization header.
+ */
+export function resolveEndpoint(settings: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): {origin: string; endpoint: string; source: string | null} {
   const fromEnv = env.DIGITALOCEAN_API_URL?.trim()
   const fromConfig = typeof settings.api_url === 'string' ? settings.api_url.trim() : ''
   const raw = fromEnv || fromConfig || DEFAULT_API_ORIGIN
@@ -66,15 +92,20 @@ export function resolveEndpoint(settings: Record<string, unknown>, env: NodeJS.P
     throw new UsageError(`${source}: '${raw}' is not a URL (expected an origin such as ${DEFAULT_API_ORIGIN})`)
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${source}: '${raw}' must be an http(s) URL`)
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    throw new UsageError(`${source}: '${raw}' would send the access token over plain http; use https (http only for loopback addresses such as 127.0.0.1)`)
+  }
   const path = url.pathname.replace(/\/+$/, '').replace(/\/v2$/, '')
   const origin = `${url.protocol}//${url.host}${path}`
-  return {origin, endpoint: `${origin}/v2`}
+  return {origin, endpoint: `${origin}/v2`, source: origin === DEFAULT_API_ORIGIN ? null : source}
 }
 
 export interface DoApiOptions {
   token: string
   endpoint: string
   pacer?: ApiPacer
+  /** One line for the user (stderr): rate-limit waits longer than 5 s, retries after failures. */
+  onNotice?: (line: string) => void
 }
 
 export type DotsClient = ReturnType<ReturnType<typeof modules.common.createApiClient>>
@@ -86,16 +117,17 @@ export class DoApi {
   constructor(opts: DoApiOptions) {
     this.pacer = opts.pacer ?? pacerFor(opts.token)
     const pacer = this.pacer
+    const notices = waitNotices(opts.onNotice)
     const createContext = (input: ContextInput): DotsContext => {
       const ctx = modules.common.createContext(input)
       const base = input.axios.getAdapter(input.axios.defaults.adapter) as unknown as Adapter
-      ctx.httpClient.defaults.adapter = pacedAdapter(base, pacer) as never
+      ctx.httpClient.defaults.adapter = pacedAdapter(base, pacer, notices) as never
       return ctx
     }
     this.client = modules.common.createApiClient({modules, createContext})({
       token: opts.token,
       endpoint: opts.endpoint,
-      requestTimeoutInMs: REQUEST_TIMEOUT_MS,
+      requestTimeoutInMs: requestTimeoutMs(),
     })
   }
 
@@ -138,16 +170,47 @@ interface HttpError extends Error {
 /** Errors where the request never reached the server: always safe to send again. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'])
 
-function pacedAdapter(base: Adapter, pacer: ApiPacer): Adapter {
+/** A request given up on: a wait too long to obey, or retries out of time. The message is the whole reason. */
+class GaveUp extends Error {}
+
+interface WaitNotices {
+  /** A wait of `ms` is about to start; named once per pause (concurrent requests share it), when longer than 5 s. */
+  wait(ms: number, why: string): void
+  retry(label: string, cause: string, ms: number): void
+}
+
+function waitNotices(onNotice?: (line: string) => void): WaitNotices {
+  let shownUntil = 0
+  const secs = (ms: number) => Math.ceil(ms / 1000)
+  return {
+    wait(ms, why) {
+      const until = Date.now() + ms
+      if (!onNotice || ms <= VISIBLE_WAIT_MS || until <= shownUntil + 1000) return
+      shownUntil = until
+      onNotice(`rate limited: waiting ${secs(ms)} s (${why})`)
+    },
+    retry(label, cause, ms) {
+      onNotice?.(`DigitalOcean API: ${label}: ${cause}; trying again in ${secs(ms)} s`)
+    },
+  }
+}
+
+function pacedAdapter(base: Adapter, pacer: ApiPacer, notices: WaitNotices): Adapter {
   return async (config) => {
     const signal = operation.getStore()?.signal
     const method = (config.method ?? 'get').toUpperCase()
     // GET, PUT and DELETE are idempotent; a POST is only re-sent when it surely was not processed (429, not sent).
     const idempotent = method !== 'POST'
     const label = `${method} ${config.url ?? ''}`
+    const first = Date.now()
+    const budget = RETRY_BUDGET_TIMEOUTS * requestTimeoutMs()
     let throttled = 0
     for (let attempt = 1; ; attempt++) {
-      const release = await pacer.acquire(signal, (ms, why) => log('%s: waiting %dms (%s)', label, ms, why))
+      const release = await pacer.acquire(signal, (ms, why) => {
+        log('%s: waiting %dms (%s)', label, ms, why)
+        if (ms > MAX_RATE_WAIT_MS) throw new GaveUp(`rate limited for ${Math.ceil(ms / 1000)} s (${why}), longer than belt waits (${MAX_RATE_WAIT_MS / 60_000} min); try again later`)
+        notices.wait(ms, why)
+      })
       const started = Date.now()
       try {
         const res = (await base(config)) as {status: number; headers?: Record<string, unknown>}
@@ -164,6 +227,9 @@ function pacedAdapter(base: Adapter, pacer: ApiPacer): Adapter {
         if (status === 429 && ++throttled < MAX_THROTTLED) {
           const ms = pacer.throttled(err.response?.headers, throttled)
           log('%s: throttled (429), every call pauses %dms', label, ms)
+          if (Date.now() - first + ms > MAX_THROTTLED_MS && ms <= MAX_RATE_WAIT_MS) {
+            throw new GaveUp(`rate limited (429) for more than ${MAX_THROTTLED_MS / 60_000} min in all; try again later`)
+          }
           attempt--
           continue
         }
@@ -171,7 +237,14 @@ function pacedAdapter(base: Adapter, pacer: ApiPacer): Adapter {
           ? status >= 500 && idempotent
           : NOT_SENT.has(err.code ?? '') || (idempotent && err.code !== 'ERR_CANCELED')
         if (!retryable || attempt >= MAX_ATTEMPTS) throw err
-        await sleep(pacer.backoff(attempt), signal)
+        const delay = pacer.backoff(attempt)
+        const elapsed = Date.now() - first
+        if (elapsed + delay > budget) {
+          throw Object.assign(err, {gaveUp: `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${Math.round(elapsed / 1000)} s`})
+        }
+        const cause = status !== undefined ? `${status}` : (err.code ?? 'no answer')
+        if (delay > VISIBLE_WAIT_MS || elapsed > VISIBLE_WAIT_MS) notices.retry(label, cause, delay)
+        await sleep(delay, signal)
       }
     }
   }
@@ -179,7 +252,9 @@ function pacedAdapter(base: Adapter, pacer: ApiPacer): Adapter {
 
 function translate(err: unknown, what: string): Error {
   if (err instanceof AbortedError || err instanceof UsageError || err instanceof DoApiError) return err
-  const e = err as HttpError
+  if (err instanceof GaveUp) return new DoApiError(`DigitalOcean API: ${what}: ${err.message}`, 429, null, false)
+  const e = err as HttpError & {gaveUp?: string}
+  const tail = e.gaveUp ? ` (${e.gaveUp})` : ''
   const res = e.response
   if (res) {
     const body = (res.data ?? {}) as {id?: string; message?: string}
@@ -188,9 +263,9 @@ function translate(err: unknown, what: string): Error {
       return new UsageError(`DigitalOcean refused the access token (401${message ? ` ${message}` : ''}); check DIGITALOCEAN_ACCESS_TOKEN`)
     }
     const ambiguous = res.status >= 500 || res.status === 408
-    return new DoApiError(`DigitalOcean API: ${what}: ${res.status}${body.id ? ` ${body.id}` : ''}${message ? `: ${message}` : ''}`, res.status, body.id ?? null, ambiguous)
+    return new DoApiError(`DigitalOcean API: ${what}: ${res.status}${body.id ? ` ${body.id}` : ''}${message ? `: ${message}` : ''}${tail}`, res.status, body.id ?? null, ambiguous)
   }
   const code = e.code ?? ''
   const ambiguous = !NOT_SENT.has(code)
-  return new DoApiError(`DigitalOcean API: ${what}: ${code ? `${code} ` : ''}${e.message ?? String(err)}`, null, null, ambiguous)
+  return new DoApiError(`DigitalOcean API: ${what}: ${code ? `${code} ` : ''}${e.message ?? String(err)}${tail}`, null, null, ambiguous)
 }

@@ -16,6 +16,7 @@ import type {
   AdoptResult, CreateOptions, CreatePlan, CreateResult, Failure, FirewallRule, NodeInfo, NodeStatus, Provider, RemoveResult,
   SshEndpoint, WaitOptions,
 } from '../provider.js'
+import type {ProviderHooks} from '../index.js'
 import {DoApi, DoApiError, isAmbiguous, resolveEndpoint, resolveToken} from './api.js'
 import {desiredFirewall, DoFirewall, firewallName, firewallRules, sameFirewall} from './firewall.js'
 import {AbortedError, isAborted, sleep} from './pacer.js'
@@ -110,7 +111,7 @@ export class DigitalOceanProvider implements Provider {
   /** The cluster listing run after an ambiguous create, shared by batches that failed before it started. */
   private lookup: {started: number; droplets: Promise<Droplet[]>} | null = null
 
-  constructor(readonly cluster: Cluster) {}
+  constructor(readonly cluster: Cluster, private readonly hooks: ProviderHooks = {}) {}
 
   /** Droplets of the last listing that carry this cluster's name tag but are not ours (foreign or legacy). */
   private strangers: {foreign: number; legacy: number} | null = null
@@ -137,8 +138,10 @@ export class DigitalOceanProvider implements Provider {
   private get api(): DoApi {
     if (!this.doApi) {
       const token = resolveToken(this.settings)
-      const {endpoint} = resolveEndpoint(this.settings)
-      this.doApi = new DoApi({token, endpoint})
+      const {origin, endpoint, source} = resolveEndpoint(this.settings)
+      // A token sent anywhere but the public API is worth a line: api_url may come from a versioned config.yml.
+      if (source) this.hooks.onNotice?.(`sending the DigitalOcean token to ${origin} (${source})`)
+      this.doApi = new DoApi({token, endpoint, onNotice: this.hooks.onNotice})
     }
     return this.doApi
   }
@@ -517,7 +520,7 @@ export class DigitalOceanProvider implements Provider {
     for (const name of names) {
       const n = byName.get(name)
       if (!n) missing.push(name)
-      else found.push({name, host: n.public_ip ?? n.private_ip ?? '', port, user, private_ip: n.private_ip, public_ip: n.public_ip})
+      else found.push({name, host: n.public_ip ?? n.private_ip ?? '', port, user, private_ip: n.private_ip, public_ip: n.public_ip, status: n.status})
     }
     return {found, missing}
   }

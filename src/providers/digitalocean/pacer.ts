@@ -3,7 +3,7 @@
 // ratelimit-limit / ratelimit-remaining / ratelimit-reset headers). The pacer keeps the minute window itself,
 // pauses everyone when the hour budget is spent or a 429 names a retry-after, and computes jittered backoff.
 import {createHash} from 'node:crypto'
-import {readFileSync} from 'node:fs'
+import {closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {writeFileAtomic} from '../../core/config/atomic.js'
@@ -96,6 +96,8 @@ export const DO_REQUESTS_PER_MINUTE = 250
 export class ApiPacer {
   readonly window: RateWindow
   private pausedUntil = 0
+  /** What the current pause obeys (named in waits the user sees). */
+  private pauseWhy = 'rate limit pause'
   private readonly backoffBaseMs: number
   private readonly backoffCapMs: number
 
@@ -117,7 +119,7 @@ export class ApiPacer {
         const finish = this.window.start()
         return () => finish(Date.now())
       }
-      onWait?.(wait, pause >= slot ? 'rate limit pause' : 'request window full')
+      onWait?.(wait, pause >= slot ? this.pauseWhy : 'request window full')
       await sleep(wait, signal)
     }
   }
@@ -128,7 +130,7 @@ export class ApiPacer {
     const remaining = Number(header(headers, 'ratelimit-remaining'))
     const reset = Number(header(headers, 'ratelimit-reset'))
     if (Number.isFinite(remaining) && remaining <= 0 && Number.isFinite(reset) && reset > 0) {
-      this.pauseUntil(reset * 1000)
+      this.pauseUntil(reset * 1000, 'hourly budget spent')
     }
   }
 
@@ -136,12 +138,15 @@ export class ApiPacer {
   throttled(headers: Record<string, unknown> | undefined, attempt: number): number {
     const ra = parseRetryAfter(header(headers ?? {}, 'retry-after'))
     const ms = ra ?? this.backoff(attempt)
-    this.pauseUntil(Date.now() + ms)
+    this.pauseUntil(Date.now() + ms, ra === null ? '429 backoff' : 'retry-after')
     return ms
   }
 
-  pauseUntil(at: number): void {
-    if (at > this.pausedUntil) this.pausedUntil = at
+  pauseUntil(at: number, why = 'rate limit pause'): void {
+    if (at > this.pausedUntil) {
+      this.pausedUntil = at
+      this.pauseWhy = why
+    }
   }
 
   /** Jittered exponential backoff for attempt 1, 2, 3...: between half and all of base·2^(attempt-1), capped. */
@@ -203,16 +208,44 @@ export function pacerFor(token: string, opts?: PacerOptions, windowFile = shared
 
 export function sharedWindowFile(token: string): string | null {
   if (process.env.BELT_API_WINDOW_FILE === '') return null
+  if (process.env.BELT_API_WINDOW_FILE) return process.env.BELT_API_WINDOW_FILE
   const hash = createHash('sha256').update('belt-do-window:' + token).digest('hex').slice(0, 16)
-  return process.env.BELT_API_WINDOW_FILE ?? join(tmpdir(), `belt-do-window-${hash}.json`)
+  const dir = privateDir(join(tmpdir(), `belt-${process.getuid?.() ?? 'user'}`))
+  return dir ? join(dir, `do-window-${hash}.json`) : null
+}
+
+/**
+ * The per-user folder for files shared between this user's belt processes: made 0700, and used only when it is a
+ * real folder (not a symlink) owned by this user with no access for others — the temp folder is shared with every
+ * user of the machine. Returns null (no sharing) otherwise.
+ */
+export function privateDir(dir: string): string | null {
+  try {
+    mkdirSync(dir, {mode: 0o700})
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return null
+  }
+  try {
+    const st = lstatSync(dir)
+    const uid = process.getuid?.()
+    if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) return null
+    return dir
+  } catch {
+    return null
+  }
 }
 
 function readWindowFile(path: string): number[] {
+  let fd: number | undefined
   try {
-    const data = JSON.parse(readFileSync(path, 'utf8')) as unknown
+    // O_NOFOLLOW: a symlink planted at the path is never followed (it fails with ELOOP and is treated as empty).
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+    const data = JSON.parse(readFileSync(fd, 'utf8')) as unknown
     return Array.isArray(data) ? data.filter((t): t is number => typeof t === 'number') : []
   } catch {
     return []
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
 }
 
@@ -236,6 +269,7 @@ export function flushWindow(window: RateWindow, path: string): void {
   tally(window.recent(now))
   const merged = [...counts].sort((a, b) => a[0] - b[0]).flatMap(([t, n]) => Array<number>(n).fill(t))
   try {
+    // A temp file beside it, renamed over the path: rename replaces a symlink itself, never writes through it.
     writeFileAtomic(path, JSON.stringify(merged), 0o600)
   } catch {
     // Sharing the budget is a courtesy between processes; the server's 429 + retry-after still protects us.

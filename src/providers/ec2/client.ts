@@ -11,6 +11,25 @@ import {PartialFailure, UsageError} from '../../core/errors.js'
 import {registerSecret} from '../../core/redact.js'
 
 export const MAX_ATTEMPTS = 10
+/** Per attempt: TCP connect, and the whole request + response. BELT_API_TIMEOUT_MS shortens the request timeout (tests). */
+const CONNECTION_TIMEOUT_MS = 10_000
+const REQUEST_TIMEOUT_MS = 30_000
+/** Every call, retries included, ends within this many request timeouts. */
+const TOTAL_TIMEOUTS = 4
+
+export function ec2Timeouts(env: NodeJS.ProcessEnv = process.env): {connectionMs: number; requestMs: number; totalMs: number} {
+  const v = Number(env.BELT_API_TIMEOUT_MS)
+  const requestMs = Number.isFinite(v) && v > 0 ? v : REQUEST_TIMEOUT_MS
+  return {connectionMs: Math.min(CONNECTION_TIMEOUT_MS, requestMs), requestMs, totalMs: requestMs * TOTAL_TIMEOUTS}
+}
+
+/** A call that got no complete answer in its total time (an unreachable or silent endpoint). */
+export class Ec2TimeoutError extends PartialFailure {
+  constructor(message: string) {
+    super(message)
+    this.name = 'Ec2TimeoutError'
+  }
+}
 
 /**
  * The SDK, loaded with require(): importing its 2 MB CommonJS bundle from ESM first runs Node's export lexer over
@@ -26,13 +45,38 @@ export function makeClient(region: string, endpoint: string | undefined, env: No
   // noDelay: the SDK writes a request's head and body separately; with Nagle's algorithm every small call waits
   // for a delayed ACK (~40 ms), which dominates thousands of CreateTags calls.
   const agentOptions = {keepAlive: true, maxSockets: 50, noDelay: true}
-  return new sdk.EC2Client({
+  const t = ec2Timeouts(env)
+  const client = new sdk.EC2Client({
     region,
     ...(endpoint ? {endpoint} : {}),
     retryMode: 'adaptive',
     maxAttempts: MAX_ATTEMPTS,
-    requestHandler: {httpAgent: new http.Agent(agentOptions), httpsAgent: new https.Agent(agentOptions)},
+    requestHandler: {
+      httpAgent: new http.Agent(agentOptions),
+      httpsAgent: new https.Agent(agentOptions),
+      connectionTimeout: t.connectionMs,
+      requestTimeout: t.requestMs,
+      throwOnRequestTimeout: true,
+    },
   })
+  // The SDK retries timeouts like any transient failure (up to MAX_ATTEMPTS, with backoff): bound every call as a
+  // whole, so a silent endpoint costs a known time and ends in one line naming it.
+  const where = endpoint ?? env.AWS_ENDPOINT_URL_EC2 ?? env.AWS_ENDPOINT_URL ?? `https://ec2.${region}.amazonaws.com`
+  const send = client.send.bind(client) as (command: unknown, options?: {abortSignal?: AbortSignal}) => Promise<unknown>
+  client.send = (async (command: {constructor: {name: string}}, options?: {abortSignal?: AbortSignal}) => {
+    const own = AbortSignal.timeout(t.totalMs)
+    const abortSignal = options?.abortSignal ? AbortSignal.any([options.abortSignal, own]) : own
+    try {
+      return await send(command, {...options, abortSignal})
+    } catch (err) {
+      if (own.aborted && !options?.abortSignal?.aborted) {
+        const action = command.constructor.name.replace(/Command$/, '')
+        throw new Ec2TimeoutError(`EC2 ${action}: no answer from ${where} within ${t.totalMs / 1000} s (each attempt times out after ${t.requestMs / 1000} s); check the endpoint and the network`)
+      }
+      throw err
+    }
+  }) as unknown as typeof client.send
+  return client
 }
 
 interface SdkError {
@@ -66,6 +110,7 @@ function translateOnly(err: unknown, action: string, code: string): Error {
   }
   if (code === 'UnauthorizedOperation') return new PartialFailure(`not allowed to call EC2 ${action} (UnauthorizedOperation); check the IAM policy`)
   if (/ENOTFOUND|ECONNREFUSED|getaddrinfo/.test(message)) return new PartialFailure(`cannot reach the EC2 endpoint for ${action}: ${message}`)
+  if (code === 'TimeoutError') return new PartialFailure(`EC2 ${action}: timed out: ${message}`)
   return new PartialFailure(`EC2 ${action} failed: ${code}: ${message}`)
 }
 

@@ -376,7 +376,7 @@ export class Ec2Provider implements Provider {
     for (const name of names) {
       const n = byName.get(name)
       if (!n || n.status === 'gone') missing.push(name)
-      else found.push({name, host: n.public_ip ?? n.private_ip ?? '', port, user, private_ip: n.private_ip, public_ip: n.public_ip})
+      else found.push({name, host: n.public_ip ?? n.private_ip ?? '', port, user, private_ip: n.private_ip, public_ip: n.public_ip, status: n.status})
     }
     return {found, missing}
   }
