@@ -90,6 +90,8 @@ export interface FakeOptions {
   dropletLimit?: number
   /** Eventual consistency of droplet listings; off when absent. */
   listingLag?: ListingLag
+  /** Accept connections and read requests but never answer (a black hole in front of the API). */
+  blackHole?: boolean
 }
 
 /**
@@ -116,8 +118,6 @@ function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
-  /** Accept connections and read requests but never answer (a black hole in front of the API). */
-  blackHole?: boolean
 }
 
 export interface RequestRecord {
