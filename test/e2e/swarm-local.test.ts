@@ -8,7 +8,7 @@ import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, copyFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {belt, scratchDir, type RunResult} from '../lib/cli.js'
-import {skipUnless} from '../lib/tools.js'
+import {have, skipUnless} from '../lib/tools.js'
 
 const skip = skipUnless({
   root: 'network namespaces',
