@@ -5,7 +5,7 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {belt, RunResult, scratchDir} from '../lib/cli.js'
+import {belt, RunResult, scratchDir, withoutApiNotice} from '../lib/cli.js'
 import {FakeDigitalOcean} from '../fakes/digitalocean.js'
 import {Ec2Fake} from '../fakes/ec2.js'
 
@@ -28,7 +28,7 @@ function idOf(file: string): string | null {
 
 function oneLine(r: RunResult): void {
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
-  assert.equal(r.stderr.trim().split('\n').length, 1, `one line, got: ${r.stderr}`)
+  assert.equal(withoutApiNotice(r.stderr).trim().split('\n').length, 1, `one line, got: ${r.stderr}`)
 }
 
 /** Two scratch projects (and more on demand) running the CLI against one fake account. */

@@ -62,3 +62,8 @@ export function scratchDir(prefix = 'belt-test-'): {dir: string; cleanup: () => 
   const dir = mkdtempSync(join(tmpdir(), prefix))
   return {dir, cleanup: () => rmSync(dir, {recursive: true, force: true})}
 }
+
+/** stderr without the line naming a non-default DigitalOcean origin (every run against the fake API prints it). */
+export function withoutApiNotice(stderr: string): string {
+  return stderr.split('\n').filter((l) => !l.startsWith('sending the DigitalOcean token to ')).join('\n')
+}
