@@ -7,7 +7,7 @@ import {mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {belt, RunResult, scratchDir, withoutApiNotice} from '../lib/cli.js'
 import {FakeDigitalOcean} from '../fakes/digitalocean.js'
-import {Ec2Fake} from '../fakes/ec2.js'
+import {Ec2Fake, TEST_CREDENTIALS} from '../fakes/ec2.js'
 
 const DO_YML = `# our project's swarm (the book's .belt.yml)
 digitalocean:
@@ -59,7 +59,7 @@ async function ec2Account(t: import('node:test').TestContext) {
   const {dir, cleanup} = scratchDir('belt-id-aws-')
   t.after(cleanup)
   return {fake, project: projects(t, {
-    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLEBELT', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY', AWS_ENDPOINT_URL_EC2: url,
+    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, AWS_ENDPOINT_URL_EC2: url,
     AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_EC2_METADATA_DISABLED: 'true', BELT_POLL_INTERVAL_MS: '100',
   })}
 }
