@@ -5,6 +5,7 @@ import {dirname, join, resolve} from 'node:path'
 import {parseDocument, Document, isMap} from 'yaml'
 import {UsageError} from '../errors.js'
 import {writeFileAtomic} from './atomic.js'
+import {withFileLockSync} from './lock.js'
 import {Driver, isDriver, validateBlock, DRIVERS} from './schema.js'
 
 export const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
@@ -110,6 +111,20 @@ export function parseConfigText(text: string, path: string): ConfigFile {
 
 export function writeConfigFile(path: string, doc: Document): void {
   writeFileAtomic(path, doc.toString({lineWidth: 0}))
+}
+
+/**
+ * Read-change-write of a config.yml under its lock (lock.ts): `change` edits cfg.doc, which is written atomically
+ * when it differs from what was read, so two belt processes changing one config.yml never drop each other's change.
+ */
+export function updateConfigFile<T>(path: string, change: (cfg: ConfigFile) => T): T {
+  return withFileLockSync(path, () => {
+    const cfg = readConfigFile(path)
+    const before = cfg.doc.toString({lineWidth: 0})
+    const result = change(cfg)
+    if (cfg.doc.toString({lineWidth: 0}) !== before) writeConfigFile(path, cfg.doc)
+    return result
+  })
 }
 
 export function ensureBlockMap(doc: Document, driver: Driver): void {
