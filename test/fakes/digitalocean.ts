@@ -2,7 +2,8 @@
 // bearer auth (401 otherwise), JSON error bodies {id, message}, paths with or without a trailing slash, pagination
 // (page/per_page ≤ 200, links.pages, meta.total), the ratelimit-* headers of the hourly budget and the 250-per-minute
 // window (429 with retry-after beyond it). Droplets go new → active after a delay and then show public + private v4.
-// Knobs: latency (slow replies), faults (429 / 5xx before or after the request took effect), active delay, limits.
+// Knobs: latency (slow replies), faults (429 / 5xx before or after the request took effect), active delay, limits,
+// a create reply that leaves names out, a hook between a request's effect and its reply.
 // Request counters per "METHOD /v2/route" let tests assert how belt used the API.
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http'
 import {createHash, randomBytes, randomUUID} from 'node:crypto'
@@ -86,6 +87,10 @@ export interface FakeOptions {
   windowMs?: number
   perHour?: number
   dropletLimit?: number
+  /** Droplets with these names are made but left out of the create reply (an API reply that does not name them). */
+  omitFromCreateReply?: (name: string) => boolean
+  /** Called after a request took effect, before its reply is sent (e.g. to break the caller's state.json there). */
+  afterEffect?: (method: string, route: string) => void
 }
 
 export interface RequestRecord {
@@ -151,6 +156,8 @@ export class FakeDigitalOcean {
   windowMs: number
   perHour: number
   dropletLimit: number
+  omitFromCreateReply: ((name: string) => boolean) | null
+  afterEffect: ((method: string, route: string) => void) | null
   faults: Fault[] = []
   sizes: FakeSize[] = SIZES.map((s) => ({...s}))
   /** Every request received, in order. */
@@ -178,6 +185,8 @@ export class FakeDigitalOcean {
     this.windowMs = opts.windowMs ?? 60_000
     this.perHour = opts.perHour ?? 5000
     this.dropletLimit = opts.dropletLimit ?? 10_000
+    this.omitFromCreateReply = opts.omitFromCreateReply ?? null
+    this.afterEffect = opts.afterEffect ?? null
   }
 
   /** Start listening on 127.0.0.1; resolves with the API origin (no /v2), as DIGITALOCEAN_API_URL takes it. */
@@ -275,6 +284,7 @@ export class FakeDigitalOcean {
       status = err.status
       payload = {id: err.id, message: err.message}
     }
+    this.afterEffect?.(method, route)
     if (fault) return send(fault.status, {id: 'server_error', message: 'Server Error'})
     return send(status, payload)
   }
@@ -439,7 +449,8 @@ export class FakeDigitalOcean {
     const made = (names as string[]).map((n) => this.makeDroplet(n, sz, region, image, tags, sshKeys as (string | number)[], b.user_data as string | undefined))
     const actions = made.map((d) => ({id: d.id + 1_000_000_000, rel: 'create', href: `https://api.digitalocean.com/v2/actions/${d.id + 1_000_000_000}`}))
     if (single) return [202, {droplet: this.view(made[0]), links: {actions}}]
-    return [202, {droplets: made.map((d) => this.view(d)), links: {actions}}]
+    const omit = this.omitFromCreateReply
+    return [202, {droplets: made.filter((d) => !omit?.(d.name)).map((d) => this.view(d)), links: {actions}}]
   }
 
   private makeDroplet(name: string, sz: FakeSize, region: string, image: string | number, tags: string[], sshKeys: (string | number)[], userData?: string): FakeDroplet {
