@@ -489,18 +489,19 @@ export class DigitalOceanProvider implements Provider {
     const unforgotten: string[] = []
     const stateErrors: Error[] = []
     const forget = (names: string[], all = false) => {
-      const state = this.cluster.state.read()
-      const known = all ? Object.keys(state.nodes) : names.filter((n) => n in state.nodes)
-      const clearActive = state.active_node !== null && (all || names.includes(state.active_node))
-      if (known.length === 0 && !clearActive) return
-      ensureClusterDir(this.cluster)
-      const err = this.cluster.state.tryUpdate((s) => {
-        for (const n of known) delete s.nodes[n]
-        if (clearActive) s.active_node = null
-      })
-      if (err) {
-        stateErrors.push(err)
-        unforgotten.push(...known)
+      try {
+        const state = this.cluster.state.read()
+        const known = all ? Object.keys(state.nodes) : names.filter((n) => n in state.nodes)
+        const clearActive = state.active_node !== null && (all || names.includes(state.active_node))
+        if (known.length === 0 && !clearActive) return
+        ensureClusterDir(this.cluster)
+        this.cluster.state.update((s) => {
+          for (const n of known) delete s.nodes[n]
+          if (clearActive) s.active_node = null
+        })
+      } catch (err) {
+        stateErrors.push(err as Error)
+        unforgotten.push(...names)
       }
     }
     const stateError = () => stateErrorLine('forget', unforgotten, stateErrors)
