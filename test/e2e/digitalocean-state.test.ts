@@ -54,7 +54,8 @@ function breakState(path: string): {restore: () => void} {
 }
 
 test('4 parallel creates of overlapping names: state.json holds every node and each name exists once', async (t) => {
-  const {fake, run, tag, stateNodes} = await setup(t, 'par')
+  // Replies take 100 ms, as a real API's do: without the create lock the four plans overlap and names are made twice.
+  const {fake, run, tag, stateNodes} = await setup(t, 'par', {latencyMs: 100})
   const patterns = ['a[1:100]', 'a[51:150]', 'b[1:100]', 'a[131:150],b[71:150]']
   const results = await Promise.all(patterns.map((p) => run(['create', '1gb', p, '--yes'])))
   for (const r of results) assert.equal(r.code, 0, r.stderr)
