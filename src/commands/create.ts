@@ -58,13 +58,25 @@ export default class Create extends BeltCommand {
       // One create at a time per cluster, from planning until the API's replies are recorded: a parallel create of
       // overlapping names plans after this one's nodes exist, so no name is ever made twice.
       // The lock lives in the cluster's folder; a folder made only for it is removed again if nothing else came.
-      const madeDir = mkdirSync(cluster.dir, {recursive: true})
-      const release = await acquireLock(join(cluster.dir, 'create'), {
-        waitMs: CREATE_LOCK_WAIT_MS, signal: scope.signal, what: `another belt create on cluster '${cluster.name}'`,
-        onWait: () => info(`waiting for another belt create on cluster '${cluster.name}'`),
-      })
+      let madeDir: string | undefined
+      let release = async () => {}
+      let unwritable: UsageError | null = null
+      try {
+        madeDir = mkdirSync(cluster.dir, {recursive: true})
+        release = await acquireLock(join(cluster.dir, 'create'), {
+          waitMs: CREATE_LOCK_WAIT_MS, signal: scope.signal, what: `another belt create on cluster '${cluster.name}'`,
+          onWait: () => info(`waiting for another belt create on cluster '${cluster.name}'`),
+        })
+      } catch (err) {
+        const code = permissionError(err)
+        if (!code) throw err
+        // Nothing can be recorded there; said after planning, so the provider's own checks (such as the local
+        // driver's "needs root") speak first.
+        unwritable = new UsageError(`cannot write in ${cluster.dir} (${code}); belt create records its nodes there`)
+      }
       try {
         const plan = await provider.plan(opts)
+        if (unwritable) throw unwritable
         existing = plan.existing
         this.tell(plan, cluster.name, names.length)
         if (plan.limit && plan.limit.used + plan.toCreate.length > plan.limit.max) {
@@ -158,6 +170,12 @@ export default class Create extends BeltCommand {
       result.failed.push({name: '(wait)', error: `not every node was active after ${timeout}`})
     }
   }
+}
+
+/** EACCES, EPERM or EROFS (of the error or its cause), else null. */
+function permissionError(err: unknown): string | null {
+  const code = (err as {code?: string}).code ?? (err as {cause?: {code?: string}}).cause?.code
+  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? code : null
 }
 
 /** rmdir `dir` and its parents up to `top` while they are empty (a failed create leaves no empty .belt folder). */

@@ -4,10 +4,17 @@
 // - short, synchronous read-change-write sections (state.json, config.yml): withFileLockSync;
 // - the per-cluster create lock, held from planning until the API's replies are recorded: acquireLock.
 import {mkdirSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {dirname} from 'node:path'
-import lockfile from 'proper-lockfile'
 import {Interrupted, PartialFailure} from '../errors.js'
 import {sleep} from '../sleep.js'
+
+type ProperLockfile = typeof import('proper-lockfile')
+let loaded: ProperLockfile | null = null
+/** Loaded on first use: most commands only read, and start-up time matters (~15 ms for the library and its deps). */
+function lockfile(): ProperLockfile {
+  return (loaded ??= createRequire(import.meta.url)('proper-lockfile') as ProperLockfile)
+}
 
 /** A read-change-write section takes milliseconds; a lock this old was left by a process killed inside one. */
 const SYNC_STALE_MS = 5_000
@@ -31,6 +38,11 @@ function code(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code
 }
 
+/** A lock that could not be made for another reason than being held (permissions, a missing folder); keeps the cause. */
+function lockFailure(path: string, err: unknown): PartialFailure {
+  return Object.assign(new PartialFailure(`could not lock ${path} (${path}.lock): ${(err as Error).message}`), {cause: err})
+}
+
 /**
  * Run fn while holding `<path>.lock`. Waits (a few ms at a time) while another process holds it, up to SYNC_WAIT_MS,
  * then fails naming the lock folder. The folder of `path` is created when missing.
@@ -42,10 +54,10 @@ export function withFileLockSync<T>(path: string, fn: () => T): T {
   for (;;) {
     try {
       // The section never yields, so the lock cannot be compromised while held; nothing to do if it were.
-      release = lockfile.lockSync(path, {realpath: false, stale: SYNC_STALE_MS, onCompromised: () => {}})
+      release = lockfile().lockSync(path, {realpath: false, stale: SYNC_STALE_MS, onCompromised: () => {}})
       break
     } catch (err) {
-      if (code(err) !== 'ELOCKED') throw new PartialFailure(`could not lock ${path} (${path}.lock): ${(err as Error).message}`)
+      if (code(err) !== 'ELOCKED') throw lockFailure(path, err)
       if (Date.now() >= deadline) {
         throw new PartialFailure(`${path} stayed locked by another belt process for ${SYNC_WAIT_MS / 1000} s (lock folder ${path}.lock); try again`)
       }
@@ -80,7 +92,7 @@ export async function acquireLock(path: string, opts: AcquireOptions): Promise<(
   for (let attempt = 0; ; attempt++) {
     if (opts.signal?.aborted) throw new Interrupted(`interrupted while waiting for ${opts.what}; nothing was changed`)
     try {
-      const release = await lockfile.lock(path, {
+      const release = await lockfile().lock(path, {
         realpath: false, stale: ASYNC_STALE_MS, update: ASYNC_UPDATE_MS,
         // Only possible when the event loop stalled for longer than the stale threshold; the operation goes on, and
         // releasing an already-lost lock must not fail the command.
@@ -92,7 +104,7 @@ export async function acquireLock(path: string, opts: AcquireOptions): Promise<(
         } catch {}
       }
     } catch (err) {
-      if (code(err) !== 'ELOCKED') throw new PartialFailure(`could not lock ${path} (${path}.lock): ${(err as Error).message}`)
+      if (code(err) !== 'ELOCKED') throw lockFailure(path, err)
     }
     const waited = Date.now() - started
     if (waited >= opts.waitMs) {
