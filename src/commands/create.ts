@@ -10,6 +10,7 @@ import {confirm} from '../ui/prompt.js'
 import {acquireLock} from '../core/config/lock.js'
 import {toPatterns} from '../core/patterns.js'
 import type {CreateOptions, CreatePlan, CreateResult, NodeInfo, Provider} from '../providers/provider.js'
+import type {Cluster} from '../core/config/cluster.js'
 import {mkdirSync, rmdirSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 
@@ -57,23 +58,7 @@ export default class Create extends BeltCommand {
     try {
       // One create at a time per cluster, from planning until the API's replies are recorded: a parallel create of
       // overlapping names plans after this one's nodes exist, so no name is ever made twice.
-      // The lock lives in the cluster's folder; a folder made only for it is removed again if nothing else came.
-      let madeDir: string | undefined
-      let release = async () => {}
-      let unwritable: UsageError | null = null
-      try {
-        madeDir = mkdirSync(cluster.dir, {recursive: true})
-        release = await acquireLock(join(cluster.dir, 'create'), {
-          waitMs: CREATE_LOCK_WAIT_MS, signal: scope.signal, what: `another belt create on cluster '${cluster.name}'`,
-          onWait: () => info(`waiting for another belt create on cluster '${cluster.name}'`),
-        })
-      } catch (err) {
-        const code = permissionError(err)
-        if (!code) throw err
-        // Nothing can be recorded there; said after planning, so the provider's own checks (such as the local
-        // driver's "needs root") speak first.
-        unwritable = new UsageError(`cannot write in ${cluster.dir} (${code}); belt create records its nodes there`)
-      }
+      const {release, unwritable} = await lockCreate(cluster, scope.signal)
       try {
         const plan = await provider.plan(opts)
         if (unwritable) throw unwritable
@@ -91,7 +76,6 @@ export default class Create extends BeltCommand {
         result = await provider.create({...opts, signal: scope.signal, onProgress: info}, plan)
       } finally {
         await release()
-        if (madeDir) removeIfEmpty(cluster.dir, madeDir)
       }
       if (flags.wait && !scope.interrupted() && result.failed.length === 0) {
         await this.waitActive(provider, result, names, timeoutMs, flags.timeout, scope.signal)
@@ -169,6 +153,31 @@ export default class Create extends BeltCommand {
     if (!waited.reached && !signal.aborted) {
       result.failed.push({name: '(wait)', error: `not every node was active after ${timeout}`})
     }
+  }
+}
+
+/**
+ * The cluster's create lock (CREATE_LOCK_WAIT_MS at most; one stderr line when it has to wait). When the cluster's
+ * folder cannot be written, `unwritable` is the usage error to raise after planning, so the provider's own checks
+ * (such as the local driver's "needs root") speak first. A folder made only for the lock is removed on release when
+ * nothing else was written there.
+ */
+async function lockCreate(cluster: Cluster, signal: AbortSignal): Promise<{release: () => Promise<void>; unwritable: UsageError | null}> {
+  let madeDir: string | undefined
+  try {
+    madeDir = mkdirSync(cluster.dir, {recursive: true})
+    const release = await acquireLock(join(cluster.dir, 'create'), {
+      waitMs: CREATE_LOCK_WAIT_MS, signal, what: `another belt create on cluster '${cluster.name}'`,
+      onWait: () => info(`waiting for another belt create on cluster '${cluster.name}'`),
+    })
+    return {release: async () => {
+      await release()
+      if (madeDir) removeIfEmpty(cluster.dir, madeDir)
+    }, unwritable: null}
+  } catch (err) {
+    const code = permissionError(err)
+    if (!code) throw err
+    return {release: async () => {}, unwritable: new UsageError(`cannot write in ${cluster.dir} (${code}); belt create records its nodes there`)}
   }
 }
 

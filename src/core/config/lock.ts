@@ -28,6 +28,8 @@ const ASYNC_STALE_MS = 10_000
 const ASYNC_UPDATE_MS = 1_000
 
 const pause = new Int32Array(new SharedArrayBuffer(4))
+/** Files whose synchronous section this process is inside. */
+const held = new Set<string>()
 
 /** Block this thread for ms (synchronous callers cannot await; this does not spin the CPU). */
 function sleepSync(ms: number): void {
@@ -48,6 +50,8 @@ function lockFailure(path: string, err: unknown): PartialFailure {
  * then fails naming the lock folder. The folder of `path` is created when missing.
  */
 export function withFileLockSync<T>(path: string, fn: () => T): T {
+  // A section that enters another section of the same file already holds its lock (waiting would never end).
+  if (held.has(path)) return fn()
   mkdirSync(dirname(path), {recursive: true})
   const deadline = Date.now() + SYNC_WAIT_MS
   let release: () => void
@@ -64,9 +68,11 @@ export function withFileLockSync<T>(path: string, fn: () => T): T {
       sleepSync(2 + Math.floor(Math.random() * 10))
     }
   }
+  held.add(path)
   try {
     return fn()
   } finally {
+    held.delete(path)
     try {
       release()
     } catch {}
@@ -104,6 +110,11 @@ export async function acquireLock(path: string, opts: AcquireOptions): Promise<(
         } catch {}
       }
     } catch (err) {
+      // The folder went away meanwhile (a failed create removes a folder it made only for its lock): make it again.
+      if (code(err) === 'ENOENT' && attempt < 100) {
+        mkdirSync(dirname(path), {recursive: true})
+        continue
+      }
       if (code(err) !== 'ELOCKED') throw lockFailure(path, err)
     }
     const waited = Date.now() - started
