@@ -1,19 +1,22 @@
 // The lock around state.json's read-change-write (src/core/config/lock.ts), between real processes: two children
-// hammering update() keep every change; a lock left by a SIGKILLed process is recovered; a lock held alive too long
+// hammering update() keep every change (and two changing one config.yml); a lock left by a SIGKILLed process is recovered; a lock held alive too long
 // fails with a message naming the lock folder. And the create lock: waiting, the waiting callback, Ctrl-C.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import lockfile from 'proper-lockfile'
 import {scratchDir} from '../lib/cli.js'
 import {StateStore} from '../../src/core/config/state.js'
+import {parseConfigText} from '../../src/core/config/store.js'
 import {acquireLock} from '../../src/core/config/lock.js'
 import {Interrupted, PartialFailure} from '../../src/core/errors.js'
 
 const STATE_TS = fileURLToPath(new URL('../../src/core/config/state.ts', import.meta.url))
+const STORE_TS = fileURLToPath(new URL('../../src/core/config/store.ts', import.meta.url))
+const UPDATE_TS = fileURLToPath(new URL('../../src/core/config/update.ts', import.meta.url))
 
 /** A child node process (TypeScript through tsx) running `code`; resolves on exit, `ready` once it prints "ready". */
 function child(code: string) {
@@ -49,6 +52,28 @@ test('two processes hammering update() on one state.json keep every change', asy
   const nodes = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).nodes
   assert.equal(Object.keys(nodes).length, 600, 'no change lost')
   assert.ok(!existsSync(join(dir, 'state.json.lock')), 'the lock is released')
+})
+
+test('two processes changing one config.yml (cluster update) keep every change, comments included', async (t) => {
+  const {dir, cleanup} = scratchDir('belt-lock-')
+  t.after(cleanup)
+  const path = join(dir, 'config.yml')
+  writeFileSync(path, 'driver: generic\ngeneric:\n  ssh_user: root # who logs in\n  hosts: {}\n')
+  const start = Date.now() + 3000
+  const hammer = (who: string) => child(`
+    const {updateConfigFile} = await import(${JSON.stringify(STORE_TS)})
+    const {applyAssignments} = await import(${JSON.stringify(UPDATE_TS)})
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.max(0, ${start} - Date.now()))
+    for (let i = 0; i < 60; i++) {
+      updateConfigFile(${JSON.stringify(path)}, (cfg) => applyAssignments(cfg.doc, cfg.driver, ['hosts.${who}' + i + '=203.0.113.' + (i + 1)], 'test'))
+    }
+  `)
+  const results = await Promise.all([hammer('a').exited, hammer('b').exited])
+  for (const r of results) assert.equal(r.code, 0, r.stderr)
+  const text = readFileSync(path, 'utf8')
+  const cfg = parseConfigText(text, path)
+  assert.equal(Object.keys(cfg.block.hosts as object).length, 120, 'no change lost')
+  assert.match(text, /ssh_user: root # who logs in/)
 })
 
 test('a state lock left by a SIGKILLed process is recovered', async (t) => {
