@@ -211,3 +211,15 @@ test('a second create waits for the create lock; Ctrl-C while waiting exits 130 
   assert.equal(fake.count('POST', '/v2/droplets'), 0)
   assert.equal(fake.count('GET', '/v2/droplets'), 0, 'not even planned while another create runs')
 })
+
+test('create --json prints one document also when the run fails as a whole', async (t) => {
+  const {fake, run} = await setup(t, 'whole')
+  fake.faults.push({method: 'POST', route: '/v2/account/keys', status: 422, times: 1})
+  const r = await run(['create', '1gb', 'n[1:2]', '--json'])
+  assert.equal(r.code, 1, r.stderr)
+  const doc = JSON.parse(r.stdout)
+  assert.deepEqual(doc.created, [])
+  assert.deepEqual(doc.failed.map((f: {name: string}) => f.name), ['n1', 'n2'])
+  assert.ok(doc.failed.every((f: {error: string}) => f.error.length > 0 && !f.error.includes('\n')))
+  assert.equal(fake.count('POST', '/v2/droplets'), 0)
+})
