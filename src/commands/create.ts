@@ -39,7 +39,7 @@ export default class Create extends BeltCommand {
     timeout: Flags.string({description: 'how long --wait waits', default: '15m'}),
     'dry-run': Flags.boolean({description: 'show what would be created; change nothing'}),
     yes: Flags.boolean({char: 'y', description: `do not ask before creating more than ${CONFIRM_ABOVE} nodes`}),
-    json: Flags.boolean({description: 'print JSON: {"created": [node], "existing": [node]}'}),
+    json: Flags.boolean({description: 'print JSON: {"created": [node], "existing": [node]} (+ "failed": [{"name", "error"}] when any)'}),
   }
 
   async run(): Promise<void> {
