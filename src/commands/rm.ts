@@ -50,7 +50,10 @@ export default class Rm extends BeltCommand {
     new KnownHosts(join(cluster.dir, 'known_hosts')).forgetMany(reached.filter((e) => removed.has(e.name) && e.host))
     info(`removed ${r.removed.length}${r.failed.length ? `, failed ${r.failed.length}` : ''}`)
     for (const f of r.failed) warn(`${f.name}: ${f.error}`)
+    // Removed nodes stay counted as removed when the write after it failed; that problem is told on its own.
+    if (r.stateError) warn(`${r.stateError} (the nodes are gone all the same)`)
     if (r.interrupted) throw new Interrupted()
     if (r.failed.length) throw new PartialFailure(`${r.failed.length} node(s) could not be removed`)
+    if (r.stateError) throw new PartialFailure('state.json could not be written after the removal')
   }
 }

@@ -82,12 +82,23 @@ export interface CreateResult {
   existing: NodeInfo[]
   failed: Failure[]
   interrupted: boolean
+  /** A state.json write failed after the cloud acted: the nodes above exist all the same; this says what was not recorded. */
+  stateError?: string | null
 }
 
 export interface RemoveResult {
   removed: string[]
   failed: Failure[]
   interrupted: boolean
+  /** A state.json write failed after the nodes were removed: they are gone all the same; this says what was not forgotten. */
+  stateError?: string | null
+}
+
+/** One line for state writes that failed after the cloud acted ("could not record w1,w2 in state.json: reason"). */
+export function stateErrorLine(verb: string, names: string[], errors: Error[]): string | null {
+  if (errors.length === 0) return null
+  const shown = names.length > 8 ? `${names.slice(0, 8).join(',')},… (${names.length})` : names.join(',')
+  return `could not ${verb} ${shown || 'the cluster\'s records'} in state.json: ${errors[0].message}`
 }
 
 /** What `belt cluster adopt` did: state.json's nodes, each id-tagged now, already, missing from the cloud or refused. */

@@ -5,6 +5,7 @@
 // Knobs: latency (slow replies), faults (429 / 5xx before or after the request took effect), active delay, limits,
 // listing lag (eventual consistency: new droplets missing from GET /v2/droplets for a while, deleted ones still in it).
 // Strict like the API: request bodies must be JSON sent as application/json (415 / 400), user_data at most 64 KiB.
+// a create reply that leaves names out, a hook between a request's effect and its reply.
 // Request counters per "METHOD /v2/route" let tests assert how belt used the API.
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http'
 import {createHash, randomBytes, randomUUID} from 'node:crypto'
@@ -92,6 +93,10 @@ export interface FakeOptions {
   listingLag?: ListingLag
   /** Accept connections and read requests but never answer (a black hole in front of the API). */
   blackHole?: boolean
+  /** Droplets with these names are made but left out of the create reply (an API reply that does not name them). */
+  omitFromCreateReply?: (name: string) => boolean
+  /** Called after a request took effect, before its reply is sent (e.g. to break the caller's state.json there). */
+  afterEffect?: (method: string, route: string) => void
 }
 
 /**
@@ -184,6 +189,8 @@ export class FakeDigitalOcean {
   perHour: number
   dropletLimit: number
   blackHole: boolean
+  omitFromCreateReply: ((name: string) => boolean) | null
+  afterEffect: ((method: string, route: string) => void) | null
   faults: Fault[] = []
   sizes: FakeSize[] = SIZES.map((s) => ({...s}))
   /** Every request received, in order. */
@@ -220,6 +227,8 @@ export class FakeDigitalOcean {
     this.listingLag = opts.listingLag ?? null
     this.lagRandom = seededRandom(opts.listingLag?.seed ?? 0)
     this.blackHole = opts.blackHole ?? false
+    this.omitFromCreateReply = opts.omitFromCreateReply ?? null
+    this.afterEffect = opts.afterEffect ?? null
   }
 
   /** Start listening on 127.0.0.1; resolves with the API origin (no /v2), as DIGITALOCEAN_API_URL takes it. */
@@ -325,6 +334,7 @@ export class FakeDigitalOcean {
       status = err.status
       payload = {id: err.id, message: err.message}
     }
+    this.afterEffect?.(method, route)
     if (fault) return send(fault.status, {id: 'server_error', message: 'Server Error'})
     return send(status, payload)
   }
@@ -509,7 +519,8 @@ export class FakeDigitalOcean {
     const made = (names as string[]).map((n) => this.makeDroplet(n, sz, region, image, tags, sshKeys as (string | number)[], b.user_data as string | undefined))
     const actions = made.map((d) => ({id: d.id + 1_000_000_000, rel: 'create', href: `https://api.digitalocean.com/v2/actions/${d.id + 1_000_000_000}`}))
     if (single) return [202, {droplet: this.view(made[0]), links: {actions}}]
-    return [202, {droplets: made.map((d) => this.view(d)), links: {actions}}]
+    const omit = this.omitFromCreateReply
+    return [202, {droplets: made.filter((d) => !omit?.(d.name)).map((d) => this.view(d)), links: {actions}}]
   }
 
   private makeDroplet(name: string, sz: FakeSize, region: string, image: string | number, tags: string[], sshKeys: (string | number)[], userData?: string): FakeDroplet {

@@ -1,6 +1,6 @@
 import {BeltCommand} from '../../base-command.js'
 import {UsageError} from '../../core/errors.js'
-import {readConfigFile, writeConfigFile} from '../../core/config/store.js'
+import {secretKeysIn, updateConfigFile} from '../../core/config/store.js'
 import {applyAssignments} from '../../core/config/update.js'
 import {info, out, warnSecretInConfig} from '../../ui/output.js'
 
@@ -19,13 +19,16 @@ export default class ClusterUpdate extends BeltCommand {
     const assignments = argv as string[]
     if (assignments.length === 0) throw new UsageError('nothing to update: give key=value (see belt cluster update --help)')
     const cluster = this.resolveCluster(flags)
-    const cfg = readConfigFile(cluster.configPath)
-    const diff = applyAssignments(cfg.doc, cfg.driver, assignments, 'cluster update')
+    // Under the file's lock: another belt changing this config.yml at the same time keeps its change too.
+    const diff = updateConfigFile(cluster.configPath, (cfg) => ({
+      ...applyAssignments(cfg.doc, cfg.driver, assignments, 'cluster update'),
+      secrets: secretKeysIn(cfg.doc),
+    }))
     if (!diff.changed) {
       info(`cluster '${cluster.name}': nothing changed`)
       return
     }
-    warnSecretInConfig(cluster.configPath, writeConfigFile(cluster.configPath, cfg.doc))
+    warnSecretInConfig(cluster.configPath, diff.secrets)
     for (const l of diff.lines) out(l)
   }
 }

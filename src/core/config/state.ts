@@ -1,9 +1,11 @@
 // state.json of one cluster: nodes belt created or knows, the active node, last failures per command,
-// and a provider-owned area (batch records, uploaded key ids, size cache). Written atomically on every change.
+// and a provider-owned area (batch records, uploaded key ids, size cache). Every change is a read-change-write under
+// the file's lock (lock.ts), written atomically, so parallel belt processes on one cluster never lose each other's.
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {UsageError} from '../errors.js'
 import {writeFileAtomic} from './atomic.js'
+import {withFileLockSync} from './lock.js'
 
 export interface NodeRecord {
   id: string | null
@@ -55,13 +57,29 @@ export class StateStore {
   }
 
   /**
-   * Apply a change and write it out atomically. Synchronous, so callers in one process never interleave; the file is
-   * re-read first so a change made meanwhile by another belt process on the same cluster is kept, not overwritten.
+   * Apply a change and write it out atomically. Synchronous, so callers in one process never interleave; under the
+   * lock the file is re-read first, so a change made meanwhile by another belt process on the cluster is kept.
+   * Throws a PartialFailure naming the lock when another process holds it for too long.
    */
   update(change: (s: StateData) => void): StateData {
-    const s = this.load()
-    change(s)
-    writeFileAtomic(this.path, JSON.stringify(s, null, 2) + '\n', 0o600)
-    return s
+    return withFileLockSync(this.path, () => {
+      const s = this.load()
+      change(s)
+      writeFileAtomic(this.path, JSON.stringify(s, null, 2) + '\n', 0o600)
+      return s
+    })
+  }
+
+  /**
+   * update() for records of what the cloud already did: a failed write is returned, not thrown, so the caller still
+   * reports the node as made (and the write problem separately).
+   */
+  tryUpdate(change: (s: StateData) => void): Error | null {
+    try {
+      this.update(change)
+      return null
+    } catch (err) {
+      return err as Error
+    }
   }
 }

@@ -7,6 +7,7 @@ import {UsageError} from '../errors.js'
 import {writeFileAtomic} from './atomic.js'
 import {checkClusterId, CLUSTER_ID_KEY} from './identity.js'
 import {Driver, isDriver, isSecretKey, validateBlock, DRIVERS} from './schema.js'
+import {withFileLockSync} from './lock.js'
 
 export const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
 
@@ -181,6 +182,20 @@ export function secretKeysIn(doc: Document): string[] {
     for (const [k, v] of Object.entries(block)) if (isSecretKey(driver, k) && v !== null && v !== '') keys.push(k)
   }
   return keys
+}
+
+/**
+ * Read-change-write of a config.yml under its lock (lock.ts): `change` edits cfg.doc, which is written atomically
+ * when it differs from what was read, so two belt processes changing one config.yml never drop each other's change.
+ */
+export function updateConfigFile<T>(path: string, change: (cfg: ConfigFile) => T): T {
+  return withFileLockSync(path, () => {
+    const cfg = readConfigFile(path)
+    const before = cfg.doc.toString({lineWidth: 0})
+    const result = change(cfg)
+    if (cfg.doc.toString({lineWidth: 0}) !== before) writeConfigFile(path, cfg.doc)
+    return result
+  })
 }
 
 export function ensureBlockMap(doc: Document, driver: Driver): void {

@@ -17,6 +17,7 @@ import type {
   SshEndpoint, WaitOptions,
 } from '../provider.js'
 import type {ProviderHooks} from '../index.js'
+import {stateErrorLine} from '../provider.js'
 import {DoApi, DoApiError, isAmbiguous, resolveEndpoint, resolveToken} from './api.js'
 import {desiredFirewall, DoFirewall, firewallName, firewallRules, sameFirewall} from './firewall.js'
 import {AbortedError, isAborted, sleep} from './pacer.js'
@@ -200,9 +201,26 @@ export class DigitalOceanProvider implements Provider {
     const progress = opts.onProgress ?? (() => {})
     const created: NodeInfo[] = []
     const failed: Failure[] = []
-    const result = (): CreateResult => ({created, existing: plan.existing, failed, interrupted: Boolean(signal?.aborted)})
+    // Writes after the API acted never turn a made droplet into a failure: they are reported on their own.
+    const unrecorded: string[] = []
+    const stateErrors: Error[] = []
+    const result = (): CreateResult => ({
+      created, existing: plan.existing, failed, interrupted: Boolean(signal?.aborted), stateError: stateErrorLine('record', unrecorded, stateErrors),
+    })
     ensureClusterDir(this.cluster)
     this.saveSizeCache()
+    // Droplets found existing are recorded too (a create killed before its replies arrived left them unrecorded).
+    const known = this.cluster.state.read().nodes
+    const unknown = plan.existing.filter((n) => n.id !== null && known[n.name]?.id !== n.id)
+    if (unknown.length > 0) {
+      const err = this.cluster.state.tryUpdate((s) => {
+        for (const n of unknown) s.nodes[n.name] = {...s.nodes[n.name], id: n.id, created_at: s.nodes[n.name]?.created_at ?? new Date().toISOString()}
+      })
+      if (err) {
+        stateErrors.push(err)
+        unrecorded.push(...unknown.map((n) => n.name))
+      }
+    }
     let sshKeys: (string | number)[]
     try {
       if (this.firewallSetting()) await this.ensureFirewall(signal, progress)
@@ -233,9 +251,13 @@ export class DigitalOceanProvider implements Provider {
       const fresh = droplets.filter((d) => !recordedIds.has(d.id))
       if (fresh.length === 0) return
       for (const d of fresh) recordedIds.add(d.id)
-      this.cluster.state.update((s) => {
+      const err = this.cluster.state.tryUpdate((s) => {
         for (const d of fresh) s.nodes[d.name] = {id: String(d.id), created_at: d.created_at ?? new Date().toISOString()}
       })
+      if (err) {
+        stateErrors.push(err)
+        unrecorded.push(...fresh.map((d) => d.name))
+      }
       created.push(...fresh.map(toNode))
       if (created.length >= total || Date.now() - lastReport > 1000) {
         lastReport = Date.now()
@@ -576,17 +598,26 @@ export class DigitalOceanProvider implements Provider {
       if (isAborted(err)) return {removed, failed, interrupted: true}
       throw err
     }
+    // A failed write after a delete never turns a removed droplet into a failure: it is reported on its own.
+    const unforgotten: string[] = []
+    const stateErrors: Error[] = []
     const forget = (names: string[], all = false) => {
-      const state = this.cluster.state.read()
-      const known = all ? Object.keys(state.nodes) : names.filter((n) => n in state.nodes)
-      const clearActive = state.active_node !== null && (all || names.includes(state.active_node))
-      if (known.length === 0 && !clearActive) return
-      ensureClusterDir(this.cluster)
-      this.cluster.state.update((s) => {
-        for (const n of known) delete s.nodes[n]
-        if (clearActive) s.active_node = null
-      })
+      try {
+        const state = this.cluster.state.read()
+        const known = all ? Object.keys(state.nodes) : names.filter((n) => n in state.nodes)
+        const clearActive = state.active_node !== null && (all || names.includes(state.active_node))
+        if (known.length === 0 && !clearActive) return
+        ensureClusterDir(this.cluster)
+        this.cluster.state.update((s) => {
+          for (const n of known) delete s.nodes[n]
+          if (clearActive) s.active_node = null
+        })
+      } catch (err) {
+        stateErrors.push(err as Error)
+        unforgotten.push(...names)
+      }
     }
+    const stateError = () => stateErrorLine('forget', unforgotten, stateErrors)
     if ('all' in target) {
       const names = [...new Set(droplets.map((d) => d.name))]
       if (droplets.length > 0) {
@@ -602,7 +633,7 @@ export class DigitalOceanProvider implements Provider {
       }
       removed.push(...names)
       forget(names, true)
-      return {removed, failed, interrupted: false}
+      return {removed, failed, interrupted: false, stateError: stateError()}
     }
     const byName = new Map<string, Droplet[]>()
     for (const d of droplets) byName.set(d.name, [...(byName.get(d.name) ?? []), d])
@@ -631,6 +662,6 @@ export class DigitalOceanProvider implements Provider {
       }
     })))
     if (removed.length) progress(`removed ${removed.length}/${present.length}`)
-    return {removed, failed, interrupted}
+    return {removed, failed, interrupted, stateError: stateError()}
   }
 }

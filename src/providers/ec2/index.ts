@@ -19,6 +19,7 @@ import {ensureClusterKey} from '../../ssh/keys.js'
 import type {
   AdoptResult, CreateOptions, CreatePlan, CreateResult, Failure, FirewallRule, NodeInfo, NodeStatus, Provider, RemoveResult, SshEndpoint, WaitOptions,
 } from '../provider.js'
+import {stateErrorLine} from '../provider.js'
 import {describeError, errorCode, makeClient, sdk, translate} from './client.js'
 import {describeRules, missingRules, plannedRules, swarmRules, toIpPermissions} from './firewall.js'
 import {architectureOf, memoryOf, resolveSize} from './sizes.js'
@@ -170,6 +171,14 @@ export class Ec2Provider implements Provider {
     const created: NodeInfo[] = []
     const failed: Failure[] = []
     const toCreate = new Set(plan.toCreate)
+    // Writes after EC2 acted never turn a launched instance into a failure: they are reported on their own.
+    const unrecorded: string[] = []
+    const stateErrors: Error[] = []
+    const noteState = (err: Error | null, names: string[]) => {
+      if (!err) return
+      stateErrors.push(err)
+      unrecorded.push(...names)
+    }
 
     // Everything that can refuse (network, key pair) runs before anything is changed. The security group is
     // converged even when every name exists (a re-run restores missing swarm rules).
@@ -178,6 +187,14 @@ export class Ec2Provider implements Provider {
     const adoptNames = new Set(extra.adopt.map((l) => l.node.name))
     const keyName = plan.toCreate.some((n) => !adoptNames.has(n)) ? await this.keyPair(progress) : ''
     const groupId = await this.ensureSecurityGroup(net.vpcId, progress)
+    // Named instances found existing are recorded too (a create killed after naming may not have recorded them).
+    const known = this.cluster.state.read().nodes
+    const unknown = plan.existing.filter((n) => n.id !== null && known[n.name]?.id !== n.id)
+    if (unknown.length > 0) {
+      noteState(this.tryUpdateState((_s, state) => {
+        for (const n of unknown) state.nodes[n.name] = {...state.nodes[n.name], id: n.id, created_at: state.nodes[n.name]?.created_at ?? new Date().toISOString()}
+      }), unknown.map((n) => n.name))
+    }
 
     // 1. Adopt instances of interrupted batches: name them, never launch them again.
     const batches = this.batches()
@@ -187,10 +204,10 @@ export class Ec2Provider implements Provider {
     for (const l of extra.adopt) toCreate.delete(l.node.name)
     if (adopted.length) progress(`named ${adopted.length} instance(s) launched by an interrupted create`)
     const adoptedIds = new Set(adopted.map((n) => n.id))
-    this.recordNamed(adopted, [...new Set(extra.adopt.map((l) => l.batchId!))].flatMap((batchId) => {
+    noteState(this.recordNamed(adopted, [...new Set(extra.adopt.map((l) => l.batchId!))].flatMap((batchId) => {
       const live = extra.inventory.filter((l) => l.batchId === batchId && l.node.status !== 'gone').sort((a, b) => byLaunchIndex(a.instance, b.instance))
       return live.every((l) => l.named || adoptedIds.has(l.node.id)) ? [{batchId, ids: live.map((l) => l.node.id!)}] : []
-    }))
+    })), adopted.map((n) => n.name))
 
     // 2. Batches recorded but never seen launched: re-issue them with the same ClientToken (EC2 returns the
     //    original reservation if the launch did happen), when this run still wants exactly those names.
@@ -205,7 +222,7 @@ export class Ec2Provider implements Provider {
         for (const n of b.names) toCreate.delete(n)
       } else dropped.push(b.id)
     }
-    if (dropped.length) this.updateState((s) => { s.batches = s.batches.filter((b) => !dropped.includes(b.id)) })
+    if (dropped.length) noteState(this.tryUpdateState((s) => { s.batches = s.batches.filter((b) => !dropped.includes(b.id)) }), [])
 
     // 3. New batches for the rest, each recorded before its RunInstances call.
     const batchSize = this.batchSize()
@@ -231,37 +248,51 @@ export class Ec2Provider implements Provider {
         interrupted = true
         return
       }
-      if (!reissue.includes(batch)) this.updateState((s) => { s.batches.push(batch) })
+      if (!reissue.includes(batch)) {
+        // The record comes first, so a killed create is adopted by a re-run: without it, nothing is launched.
+        const err = this.tryUpdateState((s) => { s.batches.push(batch) })
+        if (err) {
+          for (const name of batch.names) failed.push({name, error: `not launched: could not record its batch in state.json first (${err.message})`})
+          return
+        }
+      }
       let instances: Instance[]
       try {
         instances = await this.runBatch(batch, plan, extra, keyName, groupId, net.subnetId)
       } catch (err) {
         const error = describeError(err)
         for (const name of batch.names) failed.push({name, error})
-        if (errorCode(err) === 'IdempotentParameterMismatch') this.updateState((s) => { s.batches = s.batches.filter((b) => b.id !== batch.id) })
+        if (errorCode(err) === 'IdempotentParameterMismatch') noteState(this.tryUpdateState((s) => { s.batches = s.batches.filter((b) => b.id !== batch.id) }), [])
         return
       }
       const ids = [...instances].sort(byLaunchIndex).map((i) => i.InstanceId!)
       if (instances.every((i) => i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down')) {
         // The token named a reservation that has since been terminated: nothing new was launched.
         for (const name of batch.names) failed.push({name, error: `batch ${batch.id} was launched before and its instances are terminated; re-run to launch anew`})
-        this.updateState((s) => { s.batches = s.batches.filter((b) => b.id !== batch.id) })
+        noteState(this.tryUpdateState((s) => { s.batches = s.batches.filter((b) => b.id !== batch.id) }), [])
         return
       }
-      this.updateState((s) => {
+      // Each instance is recorded under its name as soon as EC2 returns it, before naming (which may fail or be killed).
+      const launchedNames = instances.map((inst) => batch.names[inst.AmiLaunchIndex ?? -1]).filter((n): n is string => Boolean(n))
+      noteState(this.tryUpdateState((s, state) => {
         const b = s.batches.find((x) => x.id === batch.id)
         if (b) b.instance_ids = ids
-      })
+        const now = new Date().toISOString()
+        for (const inst of instances) {
+          const name = batch.names[inst.AmiLaunchIndex ?? -1]
+          if (name) state.nodes[name] = {...state.nodes[name], id: inst.InstanceId!, created_at: state.nodes[name]?.created_at ?? now}
+        }
+      }), launchedNames)
       launched += instances.length
       progress(`launched ${launched}/${total} instance(s)`)
       // Naming is part of the launch: it finishes even after Ctrl-C, so nothing is left unnamed.
       const targets = instances.map((inst) => ({instance: inst, name: batch.names[inst.AmiLaunchIndex ?? -1], batchId: batch.id}))
       const named = await this.nameInstances(targets, failed, tagPool)
       created.push(...named)
-      this.recordNamed(named, named.length === instances.length ? [{batchId: batch.id, ids}] : [])
+      noteState(this.recordNamed(named, named.length === instances.length ? [{batchId: batch.id, ids}] : []), named.map((n) => n.name))
     })))
     if (opts.signal?.aborted) interrupted = true
-    return {created, existing: plan.existing, failed, interrupted}
+    return {created, existing: plan.existing, failed, interrupted, stateError: stateErrorLine('record', [...new Set(unrecorded)], stateErrors)}
   }
 
   private async runBatch(batch: BatchRecord, plan: CreatePlan, extra: PlanExtra, keyName: string, groupId: string, subnetId: string | null): Promise<Instance[]> {
@@ -321,9 +352,9 @@ export class Ec2Provider implements Provider {
   }
 
   /** Record named nodes in state.nodes and close the batches whose every instance now carries its Name. */
-  private recordNamed(named: NodeInfo[], closed: {batchId: string; ids: string[]}[]): void {
-    if (named.length === 0 && closed.length === 0) return
-    this.updateState((s, state) => {
+  private recordNamed(named: NodeInfo[], closed: {batchId: string; ids: string[]}[]): Error | null {
+    if (named.length === 0 && closed.length === 0) return null
+    return this.tryUpdateState((s, state) => {
       const now = new Date().toISOString()
       for (const n of named) state.nodes[n.name] = {id: n.id, created_at: state.nodes[n.name]?.created_at ?? now}
       for (const c of closed) {
@@ -414,7 +445,8 @@ export class Ec2Provider implements Provider {
     const goneIds = new Set(removed.map((l) => l.node.id!))
     const goneNames = new Set(removed.map((l) => l.node.name))
     const liveIds = new Set(inventory.map((l) => l.node.id!).filter((id) => !goneIds.has(id)))
-    this.updateState((s, state) => {
+    // A failed write after terminating never turns a removed instance into a failure: it is reported on its own.
+    const stateErr = this.tryUpdateState((s, state) => {
       for (const name of goneNames) {
         if (!inventory.some((l) => l.node.name === name && liveIds.has(l.node.id!))) delete state.nodes[name]
       }
@@ -426,7 +458,7 @@ export class Ec2Provider implements Provider {
         return ids.some((id) => liveIds.has(id)) || (!b.named && ids.length === 0)
       })
     })
-    return {removed: removed.map((l) => l.node.name), failed, interrupted}
+    return {removed: removed.map((l) => l.node.name), failed, interrupted, stateError: stateErrorLine('forget', [...goneNames], stateErr ? [stateErr] : [])}
   }
 
   // ---- adopt -------------------------------------------------------------------------------------------------
@@ -743,6 +775,16 @@ export class Ec2Provider implements Provider {
   private updateState(change: (s: Ec2State, state: ReturnType<Cluster['state']['read']>) => void): void {
     ensureClusterDir(this.cluster)
     this.cluster.state.update((state) => change(this.ec2State(state), state))
+  }
+
+  /** updateState for records of what EC2 already did: a failed write is returned, not thrown. */
+  private tryUpdateState(change: (s: Ec2State, state: ReturnType<Cluster['state']['read']>) => void): Error | null {
+    try {
+      this.updateState(change)
+      return null
+    } catch (err) {
+      return err as Error
+    }
   }
 }
 

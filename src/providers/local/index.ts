@@ -9,6 +9,7 @@ import {validateHostname} from '../../core/range.js'
 import {debugLog} from '../../core/debug.js'
 import {ensureClusterKey} from '../../ssh/keys.js'
 import type {CreateOptions, CreatePlan, CreateResult, Failure, NodeInfo, Provider, RemoveResult, SshEndpoint, WaitOptions} from '../provider.js'
+import {stateErrorLine} from '../provider.js'
 import {ClusterLayout, LOCAL_ROOT, Subnet, allocateAddresses, checkBridgeName, clusterHash, clusterLayout, nodeLayout, NodeLayout, parseLocalSize, parseSubnet} from './layout.js'
 import {LocalNodeRecord, checkNetworkFree, createNodeNetwork, ensureBridge, netnsExists, prepareNodeDir, probeNode, removeClusterNetwork, removeNodeDir, startNode, stopNode, writeClusterFiles} from './host.js'
 import {preflight, sleep, withLock} from './system.js'
@@ -182,6 +183,9 @@ export class LocalProvider implements Provider {
 
       const created: NodeInfo[] = []
       const failed: Failure[] = []
+      // A failed write after a host started never turns it into a failure (nor stops it): it is reported on its own.
+      const unrecorded: string[] = []
+      const stateErrors: Error[] = []
       let interrupted = false
       let done = 0
       // Namespace and link changes one at a time (cheap); sshd/dockerd start-up in parallel (the slow part).
@@ -211,12 +215,16 @@ export class LocalProvider implements Provider {
           })
           await prepareNodeDir(nl, {node: name, sshPort: Number(this.cluster.settings.ssh_port ?? 22), authorized})
           const started = await startNode(cl, nl, name)
-          this.cluster.state.update((s) => {
+          const err = this.cluster.state.tryUpdate((s) => {
             const r = s.nodes[name] as LocalNodeRecord
             Object.assign(r, {init_pid: started.init_pid, pidns: started.pidns, phase: 'ready'})
             delete r.creator_pid
           })
-          created.push(this.info(name, this.records()[name]))
+          if (err) {
+            stateErrors.push(err)
+            unrecorded.push(name)
+          }
+          created.push(this.info(name, {...rec, init_pid: started.init_pid, pidns: started.pidns}))
           done++
           opts.onProgress?.(`created ${name} (${rec.address}) ${done}/${names.length}`)
         } catch (err) {
@@ -228,7 +236,7 @@ export class LocalProvider implements Provider {
           this.cluster.state.update((s) => { delete (s.nodes[name] as LocalNodeRecord).creator_pid })
         }
       })))
-      return {created, existing, failed, interrupted}
+      return {created, existing, failed, interrupted, stateError: stateErrorLine('record', unrecorded, stateErrors)}
     })
   }
 
@@ -291,6 +299,8 @@ export class LocalProvider implements Provider {
       const names = all ? Object.keys(records) : target.names
       const removed: string[] = []
       const failed: Failure[] = []
+      const unforgotten: string[] = []
+      const stateErrors: Error[] = []
       let interrupted = false
       const limit = pLimit(START_CONCURRENCY)
       await Promise.all(names.map((name) => limit(async () => {
@@ -307,14 +317,20 @@ export class LocalProvider implements Provider {
         try {
           await stopNode(rec ?? null, nl)
           removeNodeDir(nl)
-          this.cluster.state.update((s) => {
-            delete s.nodes[name]
-            if (s.active_node === name) s.active_node = null
-          })
-          removed.push(name)
-          opts.onProgress?.(`removed ${name}`)
         } catch (err) {
           failed.push({name, error: (err as Error).message})
+          return
+        }
+        removed.push(name)
+        opts.onProgress?.(`removed ${name}`)
+        // The host is gone whatever happens to this write: a failure is reported on its own, not as this host's.
+        const err = this.cluster.state.tryUpdate((s) => {
+          delete s.nodes[name]
+          if (s.active_node === name) s.active_node = null
+        })
+        if (err) {
+          stateErrors.push(err)
+          unforgotten.push(name)
         }
       })))
       if ((all || Object.keys(this.records()).length === 0) && !interrupted) {
@@ -329,15 +345,18 @@ export class LocalProvider implements Provider {
         }
       }
       if (Object.keys(this.records()).length === 0 && !interrupted) {
+        let gone = false
         try {
           await removeClusterNetwork(cl)
           removeNodeDir({netns: '', veth: '', dir: cl.root})
-          this.cluster.state.update((s) => { delete s.provider.local })
+          gone = true
         } catch (err) {
           failed.push({name: cl.bridge, error: (err as Error).message})
         }
+        const err = gone ? this.cluster.state.tryUpdate((s) => { delete s.provider.local }) : null
+        if (err) stateErrors.push(err)
       }
-      return {removed, failed, interrupted}
+      return {removed, failed, interrupted, stateError: stateErrorLine('forget', unforgotten, stateErrors)}
     }
     if (!existsSync(cl.root)) return run()
     return withLock(cl.lockFile, `local cluster '${this.cluster.name}'`, run)
