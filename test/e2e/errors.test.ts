@@ -4,7 +4,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {BELT, belt, cleanEnv, ROOT, RunResult, scratchDir} from '../lib/cli.js'
 import {FakeDigitalOcean} from '../fakes/digitalocean.js'
@@ -234,6 +234,12 @@ test('configuration mistakes exit 2 naming the file', async (t) => {
   // state.json that is not JSON
   writeFileSync(join(dir, '.belt', 'lab', 'state.json'), '{"nodes": ')
   usageLine(await run(['ls']), /^belt: \S+\/\.belt\/lab\/state\.json is not valid JSON/, 'state.json')
+  // state.json that is JSON but not an object, and one that is a directory
+  writeFileSync(join(dir, '.belt', 'lab', 'state.json'), '[]\n')
+  usageLine(await run(['ls']), /^belt: \S+\/state\.json is not belt's state \(a JSON object is expected\); fix or remove it$/, 'state.json []')
+  rmSync(join(dir, '.belt', 'lab', 'state.json'))
+  mkdirSync(join(dir, '.belt', 'lab', 'state.json'))
+  usageLine(await run(['ls']), /^belt: \S+\/state\.json is a directory, not belt's state file$/, 'state.json dir')
 })
 
 test('an unreadable config.yml (EACCES) exits 2 naming it', async (t) => {

@@ -47,12 +47,25 @@ export class StateStore {
 
   private load(): StateData {
     if (!existsSync(this.path)) return (this.data = emptyState())
+    let text: string
     try {
-      const parsed = JSON.parse(readFileSync(this.path, 'utf8')) as Partial<StateData>
-      this.data = {...emptyState(), ...parsed, version: 1}
+      text = readFileSync(this.path, 'utf8')
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EISDIR') throw new UsageError(`${this.path} is a directory, not belt's state file`)
+      if (code === 'EACCES' || code === 'EPERM') throw new UsageError(`${this.path} is not accessible: permission denied`)
+      throw new UsageError(`${this.path} cannot be read (${code ?? (err as Error).message})`)
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
     } catch (err) {
       throw new UsageError(`${this.path} is not valid JSON (${(err as Error).message}); fix or remove it`)
     }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new UsageError(`${this.path} is not belt's state (a JSON object is expected); fix or remove it`)
+    }
+    this.data = {...emptyState(), ...(parsed as Partial<StateData>), version: 1}
     return this.data
   }
 
