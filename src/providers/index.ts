@@ -1,5 +1,6 @@
 // Driver name → Provider. Drivers are imported lazily so commands that touch no cloud start fast.
 import type {Cluster} from '../core/config/cluster.js'
+// A Cluster's settings are typed by its driver; `cluster.driver` is checked by the switch, hence the casts.
 import type {Provider} from './provider.js'
 
 /** What a provider may tell the user while it works; commands wire it to src/ui (providers never print). */
@@ -19,19 +20,19 @@ export async function providerFor(cluster: Cluster, hooks: ProviderHooks = defau
   switch (cluster.driver) {
     case 'digitalocean': {
       const {DigitalOceanProvider} = await import('./digitalocean/index.js')
-      return new DigitalOceanProvider(cluster, hooks) as unknown as Provider
+      return new DigitalOceanProvider(cluster as Cluster<'digitalocean'>, hooks)
     }
     case 'ec2': {
       const {Ec2Provider} = await import('./ec2/index.js')
-      return new Ec2Provider(cluster) as unknown as Provider
+      return new Ec2Provider(cluster as Cluster<'ec2'>)
     }
     case 'generic': {
       const {GenericProvider} = await import('./generic/index.js')
-      return new GenericProvider(cluster) as unknown as Provider
+      return new GenericProvider(cluster as Cluster<'generic'>)
     }
     case 'local': {
       const {LocalProvider} = await import('./local/index.js')
-      return new LocalProvider(cluster) as unknown as Provider
+      return new LocalProvider(cluster as Cluster<'local'>)
     }
   }
 }

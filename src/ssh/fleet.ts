@@ -6,7 +6,7 @@ import {redact} from '../core/redact.js'
 import type {SshEndpoint} from '../providers/provider.js'
 import {SshConnectError} from './session.js'
 import type {ConnectOptions, FleetOptions, FleetRun, HostResult, SshSession} from './types.js'
-import {sleep} from '../core/sleep.js'
+import {sleep} from '../core/wait.js'
 import {setMaxListeners} from 'node:events'
 
 export type Connector = (endpoint: SshEndpoint, opts: ConnectOptions) => Promise<SshSession>

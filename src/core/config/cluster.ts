@@ -3,19 +3,19 @@ import {existsSync, mkdirSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {UsageError} from '../errors.js'
 import {checkClusterName, ensureBeltDir, findBeltDir, listClusterNames, readActiveCluster, readConfigFile} from './store.js'
-import {COMMON_DEFAULTS, DEFAULTS, Driver} from './schema.js'
+import {Driver, resolveSettings, Settings} from './schema.js'
 import {StateStore} from './state.js'
 
-export interface Cluster {
+export interface Cluster<D extends Driver = Driver> {
   name: string
   /** `.belt/<name>/`: state.json, known_hosts, ssh/, certs/. Created on first write. */
   dir: string
   configPath: string
-  driver: Driver
+  driver: D
   /** config.yml's cluster_id (CONTRACT §9); null until something is created (identity.ts ensureClusterId). */
   id: string | null
-  /** Defaults merged with the driver block: what providers, ssh and provision read. */
-  settings: Record<string, unknown>
+  /** Defaults merged with the driver block, typed by the schema: what providers, ssh and provision read. */
+  settings: Settings<D>
   /** The driver block as written by the user (no defaults). */
   block: Record<string, unknown>
   state: StateStore
@@ -32,7 +32,7 @@ export interface ClusterSelection {
 
 export function loadClusterAt(name: string, dir: string, configPath: string): Cluster {
   const cfg = readConfigFile(configPath)
-  const settings = {...COMMON_DEFAULTS, ...DEFAULTS[cfg.driver], ...cfg.block}
+  const settings = resolveSettings(cfg.driver, cfg.block)
   return {name, dir, configPath, driver: cfg.driver, id: cfg.clusterId, settings, block: cfg.block, state: new StateStore(dir)}
 }
 

@@ -7,7 +7,7 @@ import {mkdirSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname} from 'node:path'
 import {Interrupted, PartialFailure} from '../errors.js'
-import {sleep} from '../sleep.js'
+import {sleep} from '../wait.js'
 
 type ProperLockfile = typeof import('proper-lockfile')
 let loaded: ProperLockfile | null = null

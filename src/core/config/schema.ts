@@ -15,45 +15,51 @@ export interface KeySpec {
   secret?: boolean
   min?: number
   max?: number
+  /** The one default of the key (templates/<driver>.yml shows the same value, schema.test.ts checks both agree). */
+  default?: unknown
 }
 
-export const COMMON_KEYS: Record<string, KeySpec> = {
-  ssh_user: {type: 'string'},
-  ssh_port: {type: 'int', min: 1, max: 65535},
+// Each table is `as const` so that Settings<D> below is derived from it: a key's TypeScript type follows its `type`,
+// and a key with a default is never undefined in resolved settings.
+export const COMMON_KEYS = {
+  ssh_user: {type: 'string', default: 'root'},
+  ssh_port: {type: 'int', min: 1, max: 65535, default: 22},
   ssh_key: {type: 'string'},
-  strict_host_key_checking: {type: 'string', values: ['accept-new', 'yes', 'no']},
-  concurrency: {type: 'int', min: 1, max: 10000},
-  engine_install: {type: 'bool'},
-  engine_install_url: {type: 'string'},
-  tls_key_type: {type: 'string', values: ['ecdsa', 'rsa']},
-  tls_san: {type: 'list'},
-  tls_ca_days: {type: 'int', min: 1, max: 36500},
-  tls_cert_days: {type: 'int', min: 1, max: 36500},
-}
+  strict_host_key_checking: {type: 'string', values: ['accept-new', 'yes', 'no'], default: 'accept-new'},
+  concurrency: {type: 'int', min: 1, max: 10000, default: 100},
+  engine_install: {type: 'bool', default: true},
+  engine_install_url: {type: 'string', default: 'https://get.docker.com'},
+  tls_key_type: {type: 'string', values: ['ecdsa', 'rsa'], default: 'ecdsa'},
+  tls_san: {type: 'list', default: []},
+  tls_ca_days: {type: 'int', min: 1, max: 36500, default: 3650},
+  tls_cert_days: {type: 'int', min: 1, max: 36500, default: 730},
+} as const satisfies Record<string, KeySpec>
 
-export const DRIVER_KEYS: Record<Driver, Record<string, KeySpec>> = {
+export const DRIVER_KEYS = {
   digitalocean: {
-    region: {type: 'string'},
-    image: {type: 'string'},
+    region: {type: 'string', default: 'nyc1'},
+    image: {type: 'string', default: 'docker-20-04'},
     ssh_key_fingerprint: {type: 'string-or-list'},
     access_token: {type: 'string', secret: true},
     api_url: {type: 'string'},
     tags: {type: 'list'},
     vpc_uuid: {type: 'string'},
     user_data: {type: 'string'},
-    // Not in CONTRACT §2's list but needed by the cloud firewall (issue 5): documented in the README.
+    // Not in CONTRACT §2's list but needed by the cloud firewall: documented in the README.
     admin_cidr: {type: 'cidr'},
     encrypted_overlay: {type: 'bool'},
   },
   ec2: {
-    region: {type: 'string'},
+    // Ubuntu AMIs log in as ubuntu: this driver's own default of a common key.
+    ssh_user: {type: 'string', default: 'ubuntu'},
+    region: {type: 'string', default: 'us-east-1'},
     ami: {type: 'string'},
     key_name: {type: 'string'},
     subnet_id: {type: 'string'},
     security_group: {type: 'string'},
     admin_cidr: {type: 'cidr'},
     endpoint: {type: 'string'},
-    batch_size: {type: 'int', min: 1, max: 1000},
+    batch_size: {type: 'int', min: 1, max: 1000, default: 100},
     user_data: {type: 'string'},
     tags: {type: 'list'},
   },
@@ -61,28 +67,59 @@ export const DRIVER_KEYS: Record<Driver, Record<string, KeySpec>> = {
     hosts: {type: 'map'},
   },
   local: {
-    subnet: {type: 'cidr'},
+    subnet: {type: 'cidr', default: '10.213.0.0/16'},
     bridge: {type: 'string'},
   },
+} as const satisfies Record<Driver, Record<string, KeySpec>>
+
+type ValueOf<S> = S extends {type: 'int'}
+  ? number
+  : S extends {type: 'bool'}
+    ? boolean
+    : S extends {type: 'list'}
+      ? string[]
+      : S extends {type: 'string-or-list'}
+        ? string | string[]
+        : S extends {type: 'map'}
+          ? Record<string, unknown>
+          : S extends {values: readonly (infer V)[]}
+            ? V
+            : string
+type SettingsOf<K> = {
+  -readonly [k in keyof K]: K[k] extends {default: unknown} ? ValueOf<K[k]> : ValueOf<K[k]> | undefined
+}
+type KeysOf<D extends Driver> = Omit<typeof COMMON_KEYS, keyof (typeof DRIVER_KEYS)[D]> & (typeof DRIVER_KEYS)[D]
+/** A driver's resolved settings: defaults merged with the driver block, typed by the schema (cluster.ts makes them). */
+export type Settings<D extends Driver = Driver> = D extends Driver ? SettingsOf<KeysOf<D>> : never
+export type DigitalOceanSettings = Settings<'digitalocean'>
+export type Ec2Settings = Settings<'ec2'>
+export type GenericSettings = Settings<'generic'>
+export type LocalSettings = Settings<'local'>
+
+/** A driver's defaults, from the key tables (no other place states a default). */
+export function defaultsFor(driver: Driver): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, spec] of Object.entries(keysFor(driver))) {
+    if ('default' in spec) out[k] = Array.isArray(spec.default) ? [...spec.default] : spec.default
+  }
+  return out
 }
 
-export const DEFAULTS: Record<Driver, Record<string, unknown>> = {
-  digitalocean: {ssh_user: 'root', region: 'nyc1', image: 'docker-20-04'},
-  ec2: {ssh_user: 'ubuntu', region: 'us-east-1', batch_size: 100},
-  generic: {ssh_user: 'root'},
-  local: {ssh_user: 'root', subnet: '10.213.0.0/16'},
-}
-
-export const COMMON_DEFAULTS: Record<string, unknown> = {
-  ssh_port: 22,
-  strict_host_key_checking: 'accept-new',
-  concurrency: 100,
-  engine_install: true,
-  engine_install_url: 'https://get.docker.com',
-  tls_key_type: 'ecdsa',
-  tls_san: [],
-  tls_ca_days: 3650,
-  tls_cert_days: 730,
+/**
+ * Defaults merged with a validated driver block, values in their schema types: a `string` written as a YAML
+ * number becomes a string, list items become strings. Keys the schema does not know (none after validation) are kept.
+ */
+export function resolveSettings<D extends Driver>(driver: D, block: Record<string, unknown>): Settings<D> {
+  const keys = keysFor(driver)
+  const out = defaultsFor(driver)
+  for (const [k, v] of Object.entries(block)) {
+    if (v === null || v === undefined) continue
+    const type = keys[k]?.type
+    if ((type === 'string' || type === 'cidr') && typeof v === 'number') out[k] = String(v)
+    else if (type === 'list' && Array.isArray(v)) out[k] = v.map(String)
+    else out[k] = v
+  }
+  return out as Settings<D>
 }
 
 export function isDriver(s: unknown): s is Driver {
@@ -90,7 +127,7 @@ export function isDriver(s: unknown): s is Driver {
 }
 
 export function keysFor(driver: Driver): Record<string, KeySpec> {
-  return {...COMMON_KEYS, ...DRIVER_KEYS[driver]}
+  return {...COMMON_KEYS, ...DRIVER_KEYS[driver]} as Record<string, KeySpec>
 }
 
 export function validKeyList(driver: Driver): string {

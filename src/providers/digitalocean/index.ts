@@ -5,6 +5,7 @@
 // Creates go 10 names per POST /v2/droplets, several requests at a time, all paced per token (pacer.ts); each batch
 // is recorded in state.json as it returns, and a batch whose outcome is unknown (5xx, reset, timeout) is looked up
 // by tag before anything is posted again, so retries never duplicate.
+import {waitForNodes} from '../wait.js'
 import {createHash} from 'node:crypto'
 import pLimit from 'p-limit'
 import type {Cluster} from '../../core/config/cluster.js'
@@ -112,7 +113,7 @@ export class DigitalOceanProvider implements Provider {
   /** The cluster listing run after an ambiguous create, shared by batches that failed before it started. */
   private lookup: {started: number; droplets: Promise<Droplet[]>} | null = null
 
-  constructor(readonly cluster: Cluster, private readonly hooks: ProviderHooks = {}) {}
+  constructor(readonly cluster: Cluster<'digitalocean'>, private readonly hooks: ProviderHooks = {}) {}
 
   /** Droplets of the last listing that carry this cluster's name tag but are not ours (foreign or legacy). */
   private strangers: {foreign: number; legacy: number} | null = null
@@ -508,28 +509,7 @@ export class DigitalOceanProvider implements Provider {
   }
 
   async wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}> {
-    const interval = pollIntervalMs()
-    const deadline = Date.now() + opts.timeoutMs
-    const names = opts.names ? new Set(opts.names) : null
-    let nodes: NodeInfo[] = []
-    for (;;) {
-      try {
-        nodes = await this.list({signal: opts.signal})
-      } catch (err) {
-        if (isAborted(err)) return {reached: false, nodes}
-        throw err
-      }
-      const count = nodes.filter((n) => (!names || names.has(n.name)) && n.status === opts.status).length
-      opts.onProgress?.(nodes)
-      if (count >= opts.count) return {reached: true, nodes}
-      const left = deadline - Date.now()
-      if (left <= 0) return {reached: false, nodes}
-      try {
-        await sleep(Math.min(interval, left), opts.signal)
-      } catch {
-        return {reached: false, nodes}
-      }
-    }
+    return waitForNodes((signal) => this.list({signal}), opts, {intervalMs: pollIntervalMs()})
   }
 
   async endpoints(names: string[]): Promise<{found: SshEndpoint[]; missing: string[]}> {

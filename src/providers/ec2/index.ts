@@ -7,6 +7,7 @@
 // with its id tag (belt-cluster-id=<cluster_id>): listings filter by the name tag and split by the id here, so
 // instances of another project's cluster of the same name (foreign) or from before ids (legacy) are counted, never
 // touched. The security group and key pair are named belt-<cluster>-<id8>.
+import {pollScheduleFromEnv, waitForNodes} from '../wait.js'
 import type {_InstanceType, EC2Client, Instance, SecurityGroup, Tag} from '@aws-sdk/client-ec2'
 import {createHash, randomBytes} from 'node:crypto'
 import pLimit from 'p-limit'
@@ -24,7 +25,8 @@ import {describeError, errorCode, makeClient, sdk, translate} from './client.js'
 import {describeRules, missingRules, plannedRules, swarmRules, toIpPermissions} from './firewall.js'
 import {architectureOf, memoryOf, resolveSize} from './sizes.js'
 import {defaultUserData} from './user-data.js'
-import {sleep} from '../../core/sleep.js'
+import {sleep} from '../../core/wait.js'
+import type {Ec2Settings} from '../../core/config/schema.js'
 import {strangersNote} from '../strangers.js'
 
 const debug = debugLog('ec2')
@@ -105,7 +107,7 @@ export class Ec2Provider implements Provider {
   /** Instances of the last listing with this cluster's name tag that are not ours (foreign or legacy). */
   private strangers: {foreign: number; legacy: number} | null = null
 
-  constructor(readonly cluster: Cluster, env: NodeJS.ProcessEnv = process.env) {
+  constructor(readonly cluster: Cluster<'ec2'>, env: NodeJS.ProcessEnv = process.env) {
     this.region = this.setting('region') ?? env.AWS_REGION ?? 'us-east-1'
     this.client = makeClient(this.region, this.setting('endpoint') ?? (env.AWS_ENDPOINT_URL_EC2 || undefined), env)
   }
@@ -374,26 +376,8 @@ export class Ec2Provider implements Provider {
   }
 
   async wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}> {
-    const deadline = Date.now() + opts.timeoutMs
-    const names = opts.names ? new Set(opts.names) : null
-    const fixed = pollIntervalMs()
-    let interval = fixed ?? 1000
-    let nodes: NodeInfo[] = []
-    for (;;) {
-      try {
-        nodes = await this.list({signal: opts.signal})
-      } catch (err) {
-        if (opts.signal?.aborted) return {reached: false, nodes}
-        throw err
-      }
-      const count = nodes.filter((n) => n.status === opts.status && (!names || names.has(n.name))).length
-      opts.onProgress?.(nodes)
-      if (count >= opts.count) return {reached: true, nodes}
-      if (opts.signal?.aborted || Date.now() + interval > deadline) return {reached: false, nodes}
-      await sleep(interval, opts.signal)
-      // Instances take tens of seconds to boot: poll soon, then back off to one listing per 5 s.
-      if (fixed === null) interval = Math.min(5000, Math.round(interval * 1.5))
-    }
+    // Instances take tens of seconds to boot: poll soon, then back off to one listing per 5 s.
+    return waitForNodes((signal) => this.list({signal}), opts, pollScheduleFromEnv({intervalMs: 1000, growth: 1.5, maxIntervalMs: 5000}))
   }
 
   async endpoints(names: string[]): Promise<{found: SshEndpoint[]; missing: string[]}> {
@@ -754,7 +738,7 @@ export class Ec2Provider implements Provider {
     return Number.isInteger(n) && n >= 1 ? Math.min(n, 1000) : 100
   }
 
-  private setting(key: string): string | undefined {
+  private setting(key: keyof Ec2Settings): string | undefined {
     const v = this.cluster.settings[key]
     if (v === undefined || v === null || v === '') return undefined
     return String(v)
@@ -807,10 +791,3 @@ export function ed25519Fingerprint(publicKey: string): string | null {
   if (type !== 'ssh-ed25519' || !blob) return null
   return createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64').replace(/=+$/, '')
 }
-
-/** BELT_POLL_INTERVAL_MS fixes wait()'s poll interval (meant for tests against the fake API). */
-function pollIntervalMs(env: NodeJS.ProcessEnv = process.env): number | null {
-  const v = Number(env.BELT_POLL_INTERVAL_MS)
-  return Number.isFinite(v) && v > 0 ? v : null
-}
-

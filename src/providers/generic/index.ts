@@ -1,5 +1,6 @@
 // The generic driver: machines you already have, listed in config.yml (`hosts: {name: address}` or a map with
 // address, private_address, user, port, ssh_key). belt never creates or deletes them; `ls` probes each SSH port.
+import {pollScheduleFromEnv, waitForNodes} from '../wait.js'
 import {connect} from 'node:net'
 import {homedir} from 'node:os'
 import pLimit from 'p-limit'
@@ -24,7 +25,7 @@ const PROBE_CONCURRENCY = 256
 export class GenericProvider implements Provider {
   readonly driver = 'generic' as const
 
-  constructor(readonly cluster: Cluster) {}
+  constructor(readonly cluster: Cluster<'generic'>) {}
 
   /** The template's names are host names (checked when config.yml is read); a pattern naming anything else is refused. */
   validateName(name: string, pattern: string): void {
@@ -80,15 +81,7 @@ export class GenericProvider implements Provider {
   }
 
   async wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}> {
-    const deadline = Date.now() + opts.timeoutMs
-    for (;;) {
-      const nodes = await this.list({signal: opts.signal})
-      const pool = opts.names ? nodes.filter((n) => opts.names!.includes(n.name)) : nodes
-      if (pool.filter((n) => n.status === opts.status).length >= opts.count) return {reached: true, nodes}
-      if (Date.now() >= deadline || opts.signal?.aborted) return {reached: false, nodes}
-      opts.onProgress?.(nodes)
-      await new Promise((r) => setTimeout(r, 1_000))
-    }
+    return waitForNodes((signal) => this.list({signal}), opts, pollScheduleFromEnv({intervalMs: 1_000}))
   }
 
   async remove(): Promise<RemoveResult> {

@@ -1,6 +1,7 @@
 // The local driver: every node is a host on this Linux machine — a network namespace on the cluster's bridge, with
 // its own mount, pid and UTS namespaces, /etc/ssh, /etc/docker, /var/lib/docker, /run, sshd and dockerd — reached
 // over SSH exactly like a droplet, so provisioning and swarm code cannot tell the difference. See docs/local.md.
+import {pollScheduleFromEnv, waitForNodes} from '../wait.js'
 import {existsSync, readdirSync, readFileSync, rmdirSync} from 'node:fs'
 import pLimit from 'p-limit'
 import type {Cluster} from '../../core/config/cluster.js'
@@ -29,7 +30,7 @@ const START_CONCURRENCY = 8
 export class LocalProvider implements Provider {
   readonly driver = 'local' as const
 
-  constructor(readonly cluster: Cluster) {}
+  constructor(readonly cluster: Cluster<'local'>) {}
 
   validateName(name: string, pattern: string): void {
     validateHostname(name, pattern)
@@ -262,15 +263,7 @@ export class LocalProvider implements Provider {
   }
 
   async wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}> {
-    const deadline = Date.now() + opts.timeoutMs
-    for (;;) {
-      const nodes = await this.list()
-      const pool = opts.names ? nodes.filter((n) => opts.names!.includes(n.name)) : nodes
-      if (pool.filter((n) => n.status === opts.status).length >= opts.count) return {reached: true, nodes}
-      if (Date.now() >= deadline || opts.signal?.aborted) return {reached: false, nodes}
-      opts.onProgress?.(nodes)
-      await sleep(500)
-    }
+    return waitForNodes(() => this.list(), opts, pollScheduleFromEnv({intervalMs: 500}))
   }
 
   async endpoints(names: string[]): Promise<{found: SshEndpoint[]; missing: string[]}> {

@@ -6,7 +6,7 @@ import {closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync
 import {delimiter, dirname, join} from 'node:path'
 import {UsageError} from '../../core/errors.js'
 import {debugLog} from '../../core/debug.js'
-import {sleep} from '../../core/sleep.js'
+import {sleep} from '../../core/wait.js'
 
 const debug = debugLog('local')
 
