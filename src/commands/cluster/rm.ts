@@ -6,6 +6,7 @@ import {UsageError} from '../../core/errors.js'
 import {checkClusterName, findBeltDir, readActiveCluster, removeClusterDir, writeActiveCluster} from '../../core/config/store.js'
 import {Cluster, loadClusterAt} from '../../core/config/cluster.js'
 import {providerFor} from '../../providers/index.js'
+import {forgetContext} from '../../docker/context.js'
 import {info} from '../../ui/output.js'
 
 export default class ClusterRm extends BeltCommand {
@@ -32,6 +33,8 @@ export default class ClusterRm extends BeltCommand {
     removeClusterDir(beltDir, args.name)
     if (readActiveCluster(beltDir) === args.name) writeActiveCluster(beltDir, null)
     info(`removed cluster '${args.name}'`)
+    const context = await forgetContext(c)
+    if (context) info(context)
   }
 }
 
