@@ -119,7 +119,8 @@ export async function forgetContext(cluster: Cluster): Promise<string | null> {
     const existing = await findContext(name)
     if (!existing || !cluster.id || contextClusterId(existing.Description) !== cluster.id) return null
     await docker(['context', 'rm', '--force', name])
-    return `removed docker context '${name}'${existing.Current ? ' (it was docker\'s current context; docker uses \'default\' now)' : ''}`
+    const current = existing.Current ? ' (it was docker\'s current context; docker uses \'default\' now)' : ''
+    return `removed docker context '${name}'${current}`
   } catch (err) {
     if (err instanceof UsageError) return null
     return `warning: docker context '${name}' was not removed: ${(err as Error).message}`
