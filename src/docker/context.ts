@@ -84,7 +84,9 @@ export async function writeContext(cluster: Cluster, opts: {node?: string; use?:
   if (noAddress) throw new PartialFailure(`${node}: ${noAddress}; wait for it (belt status --wait active=N) and try again`)
   const paths = clusterTlsPaths(cluster)
   for (const f of [paths.ca, paths.cert, paths.key]) {
-    if (!existsSync(f)) throw new UsageError(`cluster '${cluster.name}' has no TLS certificates yet (${f} is missing); run: belt provision ${node}`)
+    if (!existsSync(f)) {
+      throw new UsageError(`cluster '${cluster.name}' has no TLS certificates yet (${f} is missing); run: belt provision ${node}`)
+    }
   }
 
   const name = contextName(cluster)
@@ -92,7 +94,8 @@ export async function writeContext(cluster: Cluster, opts: {node?: string; use?:
   if (existing) refuseForeign(existing, cluster.id, opts.force, 'overwrites')
   const id = ensureClusterId(cluster)
   const host = tcpHost(dockerAddress(found[0]))
-  await docker(['context', existing ? 'update' : 'create', name, '--description', contextDescription(cluster, id), '--docker', dockerEndpoint(host, paths)])
+  const description = contextDescription(cluster, id)
+  await docker(['context', existing ? 'update' : 'create', name, '--description', description, '--docker', dockerEndpoint(host, paths)])
   const warnings: string[] = []
   if (opts.use) warnings.push(...warningLines((await docker(['context', 'use', name])).stderr))
   return {context: name, node, host, action: existing ? 'updated' : 'created', current: !!opts.use, warnings}
@@ -140,7 +143,8 @@ export async function findContext(name: string): Promise<DockerContext | null> {
   for (const line of stdout.split('\n')) {
     if (!line.trim()) continue
     const c = JSON.parse(line) as DockerContext
-    if (c.Name === name) return {Name: c.Name, Description: c.Description ?? '', DockerEndpoint: c.DockerEndpoint ?? '', Current: !!c.Current}
+    if (c.Name !== name) continue
+    return {Name: c.Name, Description: c.Description ?? '', DockerEndpoint: c.DockerEndpoint ?? '', Current: !!c.Current}
   }
   return null
 }

@@ -16,7 +16,7 @@ const CONTEXT = `belt-${CLUSTER}`
 
 const skip = skipUnless({root: 'network namespaces', commands: ['dockerd', 'docker', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables']})
 
-test('docker --context belt-<cluster> node ls on a provisioned local swarm, --use, a worker, cluster rm', {skip, timeout: 15 * 60_000}, async (t) => {
+test('docker --context belt-<cluster> node ls on a local swarm, --use, a worker, cluster rm', {skip, timeout: 15 * 60_000}, async (t) => {
   const {dir, cleanup} = scratchDir('belt-context-local-')
   const env = {DOCKER_CONFIG: join(dir, 'docker-config'), HOME: dir}
   const run = (...args: string[]) => belt(args, {cwd: dir, env, timeoutMs: 300_000})

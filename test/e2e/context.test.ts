@@ -59,7 +59,8 @@ test('belt context: create, update, --use, --rm, another cluster\'s context refu
   // Refused before anything exists: no active node, an unknown node, no certificates yet.
   usageLine(await run('context'), /^belt: cluster 'ctxg' has no active node; name one \(belt context NODE\)/, 'no active node')
   usageLine(await run('context', 'nope'), /^belt: unknown node 'nope' in cluster 'ctxg'$/, 'unknown node')
-  usageLine(await run('context', 'g1'), /^belt: cluster 'ctxg' has no TLS certificates yet \(.*ca\.pem is missing\); run: belt provision g1$/, 'no certs')
+  usageLine(await run('context', 'g1'), /^belt: cluster 'ctxg' has no TLS certificates yet \(.*ca\.pem is missing\); run: belt provision g1$/,
+    'no certs')
   assert.equal(await inspect('belt-ctxg'), null, 'nothing was created')
 
   // The cluster's CA and client certificate, as `belt provision` makes them.
@@ -105,7 +106,8 @@ test('belt context: create, update, --use, --rm, another cluster\'s context refu
   // Without the docker CLI: a setup problem, named (PATH holds only node, so belt itself still starts).
   const nodeOnly = mkdtempSync(join(dir, 'path-'))
   symlinkSync(process.execPath, join(nodeOnly, 'node'))
-  usageLine(await belt(['context', 'g1'], {cwd: dir, env: {...env, PATH: nodeOnly}}), /^belt: the docker CLI is not installed \(or not on PATH\)/, 'no docker')
+  usageLine(await belt(['context', 'g1'], {cwd: dir, env: {...env, PATH: nodeOnly}}),
+    /^belt: the docker CLI is not installed \(or not on PATH\)/, 'no docker')
   assert.equal((await inspect('belt-ctxg'))!.Endpoints.docker.Host, 'tcp://203.0.113.10:2376', 'bad input changed nothing')
 
   // --rm of docker's current context: removed, docker is back on default; again: nothing to remove, exit 0.
@@ -120,7 +122,8 @@ test('belt context: create, update, --use, --rm, another cluster\'s context refu
   // A context of that name that belongs to another cluster id, and one made by hand: never changed without --force.
   const other = 'ffffffffffffffff'
   for (const [description, re] of [
-    [`belt cluster ctxg (cluster_id ${other})`, new RegExp(`^belt: docker context 'belt-ctxg' belongs to another belt cluster \\(cluster_id ${other}\\); --force`)],
+    [`belt cluster ctxg (cluster_id ${other})`,
+      new RegExp(`^belt: docker context 'belt-ctxg' belongs to another belt cluster \\(cluster_id ${other}\\); --force`)],
     ['my own staging engine', /^belt: docker context 'belt-ctxg' was not made by belt for this cluster; --force/],
   ] as const) {
     ok(await docker('context', 'create', 'belt-ctxg', '--description', description, '--docker', 'host=tcp://198.51.100.1:2376'), 'foreign context')
@@ -135,7 +138,8 @@ test('belt context: create, update, --use, --rm, another cluster\'s context refu
     ok(await run('context', '--rm', '--force'), '--rm --force')
     assert.equal(await inspect('belt-ctxg'), null)
   }
-  ok(await docker('context', 'create', 'belt-ctxg', '--description', `belt cluster ctxg (cluster_id ${other})`, '--docker', 'host=tcp://198.51.100.1:2376'), 'foreign again')
+  const foreign = ['context', 'create', 'belt-ctxg', '--description', `belt cluster ctxg (cluster_id ${other})`, '--docker', 'host=tcp://198.51.100.1:2376']
+  ok(await docker(...foreign), 'foreign again')
   r = ok(await run('context', 'g1', '--force'), 'context --force')
   assert.equal(r.stdout, `updated docker context 'belt-ctxg': g1 at tcp://203.0.113.10:2376\n`)
   c = (await inspect('belt-ctxg'))!
@@ -146,8 +150,7 @@ test('belt context: create, update, --use, --rm, another cluster\'s context refu
   // alone: the same cluster folder is removed twice (restored in between), first against a store holding another's.
   const otherConfig = join(dir, 'docker-config-other')
   const otherEnv = {...env, DOCKER_CONFIG: otherConfig}
-  await new Promise<void>((resolve, reject) => execFile('docker', ['context', 'create', 'belt-ctxg', '--description',
-    `belt cluster ctxg (cluster_id ${other})`, '--docker', 'host=tcp://198.51.100.1:2376'], {env: cleanEnv(otherEnv)}, (e) => (e ? reject(e) : resolve())))
+  await new Promise<void>((resolve, reject) => execFile('docker', foreign, {env: cleanEnv(otherEnv)}, (e) => (e ? reject(e) : resolve())))
   const folder = join(dir, '.belt', 'ctxg')
   cpSync(folder, join(dir, 'ctxg-copy'), {recursive: true})
   r = ok(await belt(['cluster', 'rm', 'ctxg'], {cwd: dir, env: otherEnv}), 'cluster rm against the other store')
