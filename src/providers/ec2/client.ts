@@ -1,4 +1,5 @@
-// The one EC2 client of a belt process and the translation of its errors into belt's two error kinds.
+// The EC2 client of a provider, the one way every resource file calls it (`call`: timing, Ctrl-C, error translation),
+// the context those files share, and the translation of SDK errors into belt's two error kinds.
 // Credentials come from the AWS default chain (env, profile, SSO, instance role); the endpoint from the template's
 // `endpoint`, else AWS_ENDPOINT_URL_EC2 (the SDK also honours AWS_ENDPOINT_URL). RequestLimitExceeded is handled by
 // the SDK's adaptive retry mode: it retries with backoff and slows the client's own request rate.
@@ -7,8 +8,13 @@ import type {EC2Client} from '@aws-sdk/client-ec2'
 import http from 'node:http'
 import https from 'node:https'
 import {createRequire} from 'node:module'
-import {PartialFailure, UsageError} from '../../core/errors.js'
+import type {Cluster} from '../../core/config/cluster.js'
+import {debugLog} from '../../core/debug.js'
+import {Interrupted, PartialFailure, UsageError} from '../../core/errors.js'
 import {registerSecret} from '../../core/redact.js'
+import type {Ec2Records} from './state.js'
+
+const debug = debugLog('ec2')
 
 export const MAX_ATTEMPTS = 10
 /** Per attempt: TCP connect, and the whole request + response. BELT_API_TIMEOUT_MS shortens the request timeout (tests). */
@@ -71,12 +77,40 @@ export function makeClient(region: string, endpoint: string | undefined, env: No
     } catch (err) {
       if (own.aborted && !options?.abortSignal?.aborted) {
         const action = command.constructor.name.replace(/Command$/, '')
-        throw new Ec2TimeoutError(`EC2 ${action}: no answer from ${where} within ${t.totalMs / 1000} s (each attempt times out after ${t.requestMs / 1000} s); check the endpoint and the network`)
+        throw new Ec2TimeoutError(`EC2 ${action}: no answer from ${where} within ${t.totalMs / 1000} s ` +
+          `(each attempt times out after ${t.requestMs / 1000} s); check the endpoint and the network`)
       }
       throw err
     }
   }) as unknown as typeof client.send
   return client
+}
+
+/** What every resource file works with: the client, the cluster's region, the cluster and its ec2 records. */
+export interface Ec2Context {
+  readonly client: EC2Client
+  readonly region: string
+  readonly cluster: Cluster<'ec2'>
+  readonly records: Ec2Records
+}
+
+/** Calls whose failures are reported per node (in `failed`) rather than thrown as belt errors. */
+const PER_NODE_ACTIONS = new Set(['RunInstances', 'CreateTags', 'TerminateInstances'])
+
+/** Every API call goes through here: debug timing, Ctrl-C as Interrupted, SDK errors as belt errors (per-node calls keep theirs). */
+export async function call<T>(
+  action: string, fn: (o: {abortSignal?: AbortSignal} | undefined) => Promise<T>, signal?: AbortSignal,
+): Promise<T> {
+  const started = Date.now()
+  try {
+    const out = await fn(signal ? {abortSignal: signal} : undefined)
+    debug('%s ok in %d ms', action, Date.now() - started)
+    return out
+  } catch (err) {
+    debug('%s failed in %d ms: %s', action, Date.now() - started, errorCode(err))
+    if (signal?.aborted) throw new Interrupted()
+    throw PER_NODE_ACTIONS.has(action) ? err : translate(err, action)
+  }
 }
 
 interface SdkError {
@@ -99,17 +133,23 @@ export function translate(err: unknown, action: string): Error {
   return Object.assign(translateOnly(err, action, code), {Code: code})
 }
 
+const REJECTED_CREDENTIALS = new Set(['AuthFailure', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'UnrecognizedClientException'])
+
 function translateOnly(err: unknown, action: string, code: string): Error {
   const e = err as SdkError
   const message = oneLine(e?.message ?? String(err))
   if (code === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
     return new UsageError('no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run `aws sso login`')
   }
-  if (code === 'AuthFailure' || code === 'InvalidClientTokenId' || code === 'SignatureDoesNotMatch' || code === 'UnrecognizedClientException') {
+  if (REJECTED_CREDENTIALS.has(code)) {
     return new UsageError(`AWS rejected the credentials (${code}): ${message}`)
   }
-  if (code === 'UnauthorizedOperation') return new PartialFailure(`not allowed to call EC2 ${action} (UnauthorizedOperation); check the IAM policy`)
-  if (/ENOTFOUND|ECONNREFUSED|getaddrinfo/.test(message)) return new PartialFailure(`cannot reach the EC2 endpoint for ${action}: ${message}`)
+  if (code === 'UnauthorizedOperation') {
+    return new PartialFailure(`not allowed to call EC2 ${action} (UnauthorizedOperation); check the IAM policy`)
+  }
+  if (/ENOTFOUND|ECONNREFUSED|getaddrinfo/.test(message)) {
+    return new PartialFailure(`cannot reach the EC2 endpoint for ${action}: ${message}`)
+  }
   if (code === 'TimeoutError') return new PartialFailure(`EC2 ${action}: timed out: ${message}`)
   return new PartialFailure(`EC2 ${action} failed: ${code}: ${message}`)
 }

@@ -1,5 +1,5 @@
 // The swarm security group: which ingress rules a Docker Swarm needs, which of them a group already has, and how
-// a group's rules read as belt FirewallRules. Pure (no API calls): index.ts does the describing and authorizing.
+// a group's rules read as belt FirewallRules. Pure (no API calls): security-group.ts describes and authorizes.
 import type {IpPermission} from '@aws-sdk/client-ec2'
 import type {FirewallRule} from '../provider.js'
 

@@ -58,7 +58,8 @@ export function resolveSize(size: string): ResolvedSize {
     const mb = Math.round(/^g/i.test(mem[2]) ? n * 1024 : n)
     const hit = T3_BY_MEMORY.find(([m]) => m === mb)
     if (!hit) {
-      throw new UsageError(`size '${size}': no t3 type has ${mb} MB; use one of ${T3_BY_MEMORY.map(([m]) => label(m).replace(' ', '').toLowerCase()).join(', ')} or an instance type such as m5.large`)
+      const sizes = T3_BY_MEMORY.map(([m]) => label(m).replace(' ', '').toLowerCase()).join(', ')
+      throw new UsageError(`size '${size}': no t3 type has ${mb} MB; use one of ${sizes} or an instance type such as m5.large`)
     }
     return {type: hit[1], memory_mb: hit[0], note: `size ${size} → ${hit[1]} (${label(hit[0])}, ${hit[2]} vCPUs)`}
   }

@@ -1,0 +1,94 @@
+// The swarm security group: security_group when set (used as it is, with a warning when it lacks the swarm rules
+// between nodes), else belt-<cluster>-<id8> found or created in the nodes' VPC and completed with the missing swarm
+// rules, so a re-run restores them. Which rules are wanted is firewall.ts (pure); the calls are here.
+import type {SecurityGroup} from '@aws-sdk/client-ec2'
+import {PartialFailure, UsageError} from '../../core/errors.js'
+import type {FirewallRule} from '../provider.js'
+import {call, type Ec2Context, errorCode, sdk, translate} from './client.js'
+import {describeRules, missingRules, plannedRules, swarmRules, toIpPermissions} from './firewall.js'
+import {findNetwork} from './network.js'
+import {ownTags, resourceName} from './tags.js'
+
+/**
+ * belt-<cluster>-<id8>, or the group state.json records: an adopted cluster keeps the group its older nodes are
+ * in, since the swarm rules allow traffic only between members of one group.
+ */
+function groupName(ctx: Ec2Context): string {
+  return ctx.records.read().security_group?.name ?? resourceName(ctx.cluster)
+}
+
+/** A group by id (sg-...) or by name within the VPC. */
+export async function findGroup(ctx: Ec2Context, nameOrId: string, vpcId: string | null): Promise<SecurityGroup | null> {
+  const filters = nameOrId.startsWith('sg-')
+    ? [{Name: 'group-id', Values: [nameOrId]}]
+    : [{Name: 'group-name', Values: [nameOrId]}, ...(vpcId ? [{Name: 'vpc-id', Values: [vpcId]}] : [])]
+  const out = await call('DescribeSecurityGroups', (o) => ctx.client.send(new sdk.DescribeSecurityGroupsCommand({Filters: filters}), o))
+  return out.SecurityGroups?.[0] ?? null
+}
+
+/** The group id nodes launch into: the configured group, else belt's own, created or completed. */
+export async function ensureSecurityGroup(ctx: Ec2Context, vpcId: string | null, progress: (m: string) => void): Promise<string> {
+  const configured = ctx.cluster.settings.security_group
+  if (configured) return checkConfigured(ctx, configured, vpcId, progress)
+  const name = groupName(ctx)
+  const g = (await findGroup(ctx, name, vpcId)) ?? (await createGroup(ctx, name, vpcId, progress))
+  const groupId = g.GroupId!
+  const missing = missingRules(swarmRules(ctx.cluster.settings.admin_cidr!), g.IpPermissions, groupId)
+  if (missing.length) {
+    try {
+      const command = new sdk.AuthorizeSecurityGroupIngressCommand({GroupId: groupId, IpPermissions: toIpPermissions(missing, groupId)})
+      await call('AuthorizeSecurityGroupIngress', (o) => ctx.client.send(command, o))
+    } catch (err) {
+      if (errorCode(err) !== 'InvalidPermission.Duplicate') throw translate(err, 'AuthorizeSecurityGroupIngress')
+    }
+    progress(`security group ${name}: added ${missing.length} swarm rule(s)`)
+  }
+  ctx.records.update((s) => { s.security_group = {id: groupId, name, vpc_id: vpcId} })
+  return groupId
+}
+
+async function checkConfigured(ctx: Ec2Context, configured: string, vpcId: string | null, progress: (m: string) => void): Promise<string> {
+  const g = await findGroup(ctx, configured, vpcId)
+  if (!g?.GroupId) throw new UsageError(`security_group '${configured}' does not exist in ${ctx.region}${vpcId ? ` (VPC ${vpcId})` : ''}`)
+  const lacking = missingRules(swarmRules('0.0.0.0/0'), g.IpPermissions, g.GroupId).filter((r) => 'self' in r.source)
+  if (lacking.length) {
+    const what = lacking.map((r) => (r.protocol === '50' ? 'esp' : `${r.from}/${r.protocol}`)).join(', ')
+    progress(`warning: security group ${g.GroupId} does not allow ${what} between nodes; swarm joins or overlay networks may hang`)
+  }
+  return g.GroupId
+}
+
+/** Create the group (empty: the caller adds the rules); one created meanwhile by another run is found instead. */
+async function createGroup(ctx: Ec2Context, name: string, vpcId: string | null, progress: (m: string) => void): Promise<SecurityGroup> {
+  try {
+    const out = await call('CreateSecurityGroup', (o) => ctx.client.send(new sdk.CreateSecurityGroupCommand({
+      GroupName: name,
+      Description: `belt: swarm nodes of cluster ${ctx.cluster.name}`,
+      ...(vpcId ? {VpcId: vpcId} : {}),
+      TagSpecifications: [{ResourceType: 'security-group', Tags: [...ownTags(ctx.cluster), {Key: 'Name', Value: name}]}],
+    }), o))
+    progress(`created security group ${name} (${out.GroupId})`)
+    return {GroupId: out.GroupId, GroupName: name, IpPermissions: []}
+  } catch (err) {
+    if (errorCode(err) !== 'InvalidGroup.Duplicate') throw translate(err, 'CreateSecurityGroup')
+    const g = await findGroup(ctx, name, vpcId)
+    if (!g) throw new PartialFailure(`security group ${name} exists but cannot be described`)
+    return g
+  }
+}
+
+/** The group's rules for `belt firewall`; before belt's own group exists, the rules it would create (null without admin_cidr). */
+export async function describeFirewall(ctx: Ec2Context): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null> {
+  const configured = ctx.cluster.settings.security_group
+  if (configured) {
+    const g = await findGroup(ctx, configured, null)
+    if (!g) throw new PartialFailure(`security group '${configured}' not found in ${ctx.region}`)
+    return {name: g.GroupName ?? configured, id: g.GroupId ?? null, rules: describeRules(g.IpPermissions, g.GroupId!)}
+  }
+  const name = groupName(ctx)
+  const net = await findNetwork(ctx)
+  const g = await findGroup(ctx, name, net.vpcId)
+  if (g) return {name, id: g.GroupId ?? null, rules: describeRules(g.IpPermissions, g.GroupId!)}
+  const admin = ctx.cluster.settings.admin_cidr
+  return admin ? {name, id: null, rules: plannedRules(swarmRules(admin), name)} : null
+}
