@@ -1,57 +1,27 @@
 // The local driver: every node is a host on this Linux machine — a network namespace on the cluster's bridge, with
 // its own mount, pid and UTS namespaces, /etc/ssh, /etc/docker, /var/lib/docker, /run, sshd and dockerd — reached
 // over SSH exactly like a droplet, so provisioning and swarm code cannot tell the difference. See docs/local.md.
-// Here the Provider: plan, create (under the cluster's lock), list, wait, endpoints, remove; records.ts reads what is
-// known, host.ts does the machine-level work, layout.ts names the parts.
-import {existsSync, readFileSync, rmdirSync} from 'node:fs'
+// Here the Provider: plan, create (under the cluster's lock; start.ts starts the hosts), list, wait, endpoints, remove;
+// records.ts reads what is known, host.ts does the machine-level work, layout.ts names the parts.
+import {existsSync} from 'node:fs'
 import pLimit from 'p-limit'
 import type {Cluster} from '../../core/config/cluster.js'
 import {UsageError} from '../../core/errors.js'
 import {validateHostname} from '../../core/range.js'
-import {debugLog} from '../../core/debug.js'
-import {ensureClusterKey} from '../../ssh/keys.js'
 import type {
   CreateOptions, CreatePlan, CreateResult, Failure, NodeInfo, Provider, RemoveResult, SshEndpoint, WaitOptions,
 } from '../provider.js'
 import {stateErrorLine} from '../provider.js'
 import {pollScheduleFromEnv, waitForNodes} from '../wait.js'
-import {type ClusterLayout, type NodeLayout, type Subnet, allocateAddresses, nodeLayout, parseLocalSize} from './layout.js'
-import {
-  type LocalNodeRecord, checkNetworkFree, createNodeNetwork, ensureBridge, netnsExists, prepareNodeDir, probeNode, removeClusterNetwork,
-  removeNodeDir, startNode, stopNode, writeClusterFiles,
-} from './host.js'
-import {type LocalClusterState, clusterNetwork, hostInfo, hostRecords, leftovers, orphanNotes, savedNetwork} from './records.js'
+import {type ClusterLayout, type NodeLayout, allocateAddresses, nodeLayout, parseLocalSize} from './layout.js'
+import {checkNetworkFree, netnsExists, removeClusterNetwork, removeNodeDir, stopNode} from './host.js'
+import {clusterNetwork, hostInfo, hostRecords, leftovers, orphanNotes} from './records.js'
+import {START_CONCURRENCY, startHosts} from './start.js'
 import {preflight, withLock} from './system.js'
-
-const debug = debugLog('local')
 
 interface RemoveOptions {
   signal?: AbortSignal
   onProgress?: (m: string) => void
-}
-
-/** Hosts started at once. dockerd start-up is the slow part and is mostly waiting. */
-const START_CONCURRENCY = 8
-
-/** One create under the lock: the hosts to start and what became of them. */
-interface HostStarts {
-  cl: ClusterLayout
-  subnet: Subnet
-  /** Names to start; `fresh` ones got their record (and address) in this create. */
-  names: string[]
-  fresh: Set<string>
-  authorized: Record<string, string[]>
-  signal?: AbortSignal
-  onProgress?: (message: string) => void
-  created: NodeInfo[]
-  failed: Failure[]
-  /** A failed write after a host started never turns it into a failure (nor stops it): it is reported on its own. */
-  unrecorded: string[]
-  stateErrors: Error[]
-  interrupted: boolean
-  done: number
-  /** Namespace and link changes one at a time (cheap); sshd/dockerd start-up in parallel (the slow part). */
-  serialNet: <T>(fn: () => Promise<T>) => Promise<T>
 }
 
 export class LocalProvider implements Provider {
@@ -112,134 +82,13 @@ export class LocalProvider implements Provider {
     }
   }
 
-  /** Under the cluster's lock: the bridge and cluster files, records for new hosts, then the hosts started in parallel. */
+  /** Under the cluster's lock: see start.ts. */
   async create(opts: CreateOptions, plan: CreatePlan): Promise<CreateResult> {
     preflight()
     const {cl, subnet} = clusterNetwork(this.cluster)
-    return withLock(cl.lockFile, `local cluster '${this.cluster.name}'`, async () => {
-      const authorized = await this.prepareCluster(cl, subnet)
-      const {existing, names, fresh} = this.reserveHosts(cl, subnet, plan)
-      let netChain: Promise<unknown> = Promise.resolve()
-      const run: HostStarts = {
-        cl, subnet, names, fresh, authorized, signal: opts.signal, onProgress: opts.onProgress,
-        created: [], failed: [], unrecorded: [], stateErrors: [], interrupted: false, done: 0,
-        serialNet: (fn) => {
-          const p = netChain.then(fn)
-          netChain = p.catch(() => {})
-          return p
-        },
-      }
-      const limit = pLimit(START_CONCURRENCY)
-      await Promise.all(names.map((name) => limit(() => this.startHost(name, run))))
-      const {created, failed, interrupted} = run
-      return {created, existing, failed, interrupted, stateError: stateErrorLine('record', run.unrecorded, run.stateErrors)}
-    })
+    return withLock(cl.lockFile, `local cluster '${this.cluster.name}'`, () => startHosts(this.cluster, cl, subnet, plan, opts))
   }
 
-  /** The bridge, the cluster's files and its network record; returns the keys every host authorizes. */
-  private async prepareCluster(cl: ClusterLayout, subnet: Subnet): Promise<Record<string, string[]>> {
-    if (!savedNetwork(this.cluster)) {
-      try {
-        await checkNetworkFree(cl, subnet)
-      } catch (err) {
-        try { rmdirSync(cl.root) } catch {}
-        throw err
-      }
-    }
-    const key = ensureClusterKey(this.cluster)
-    const authorized = this.authorizedKeys(key.publicKey)
-    writeClusterFiles(cl, {cluster: this.cluster.name, cluster_dir: this.cluster.dir, bridge: cl.bridge, subnet: subnet.cidr})
-    await ensureBridge(cl, subnet)
-    this.cluster.state.update((s) => {
-      s.provider.local = {hash: cl.hash, bridge: cl.bridge, subnet: subnet.cidr} satisfies LocalClusterState
-    })
-    return authorized
-  }
-
-  /**
-   * Decide again under the lock (another belt may have made some of these meanwhile), and reserve addresses for new
-   * hosts in state.json before anything is made: race-free, and a killed run leaves a record that `rm` and the next
-   * `create` know how to clean.
-   */
-  private reserveHosts(cl: ClusterLayout, subnet: Subnet, plan: CreatePlan): {existing: NodeInfo[]; names: string[]; fresh: Set<string>} {
-    const records = hostRecords(this.cluster)
-    const existing = [...plan.existing]
-    const names: string[] = []
-    for (const name of plan.toCreate) {
-      const rec = records[name]
-      if (rec && ['active', 'new'].includes(probeNode(rec).status)) existing.push(hostInfo(name, rec))
-      else names.push(name)
-    }
-    const fresh = names.filter((n) => !records[n])
-    const addresses = allocateAddresses(subnet, Object.values(records).map((r) => r.address), fresh.length)
-    const now = new Date().toISOString()
-    this.cluster.state.update((s) => {
-      fresh.forEach((name, i) => {
-        const nl = nodeLayout(cl, name)
-        s.nodes[name] = {
-          id: nl.netns, created_at: now, driver: 'local', address: addresses[i], netns: nl.netns, veth: nl.veth, dir: nl.dir,
-          size: plan.size, memory_mb: plan.memory_mb, tags: plan.tags, init_pid: null, pidns: null, phase: 'creating', creator_pid: process.pid,
-        } satisfies LocalNodeRecord
-      })
-    })
-    return {existing, names, fresh: new Set(fresh)}
-  }
-
-  /** One host: its network (serialised), folder and init; a failure stops what was started and keeps the record. */
-  private async startHost(name: string, run: HostStarts): Promise<void> {
-    const isFresh = run.fresh.has(name)
-    if (run.signal?.aborted) {
-      run.interrupted = true
-      if (isFresh) this.cluster.state.update((s) => { delete s.nodes[name] })
-      return
-    }
-    const rec = hostRecords(this.cluster)[name]
-    const nl: NodeLayout = {netns: rec.netns, veth: rec.veth, dir: rec.dir}
-    this.cluster.state.update((s) => Object.assign(s.nodes[name], {phase: 'creating', creator_pid: process.pid}))
-    try {
-      await run.serialNet(async () => {
-        await stopNode(rec, nl)
-        // A folder left by an earlier host of the same name that belt no longer knows: start clean.
-        if (isFresh) removeNodeDir(nl)
-        await createNodeNetwork(run.cl, nl, rec.address, run.subnet)
-      })
-      await prepareNodeDir(nl, {node: name, sshPort: this.cluster.settings.ssh_port, authorized: run.authorized})
-      const started = await startNode(run.cl, nl, name)
-      const err = this.cluster.state.tryUpdate((s) => {
-        const r = s.nodes[name] as LocalNodeRecord
-        Object.assign(r, {init_pid: started.init_pid, pidns: started.pidns, phase: 'ready'})
-        delete r.creator_pid
-      })
-      if (err) {
-        run.stateErrors.push(err)
-        run.unrecorded.push(name)
-      }
-      run.created.push(hostInfo(name, {...rec, init_pid: started.init_pid, pidns: started.pidns}))
-      run.done++
-      run.onProgress?.(`created ${name} (${rec.address}) ${run.done}/${run.names.length}`)
-    } catch (err) {
-      const message = (err as Error).message
-      debug('create %s failed: %s', name, message)
-      run.failed.push({name, error: message})
-      // Leave no half-running host behind; the record (and folder, with its logs) stays for a re-run or rm.
-      try { await run.serialNet(() => stopNode(rec, nl)) } catch {}
-      this.cluster.state.update((s) => { delete (s.nodes[name] as LocalNodeRecord).creator_pid })
-    }
-  }
-
-  /** The cluster key for root (and for ssh_user when it is another user), plus ssh_key's public half when set. */
-  private authorizedKeys(clusterPublicKey: string): Record<string, string[]> {
-    const keys = [clusterPublicKey]
-    const extra = this.cluster.settings.ssh_key
-    if (extra) {
-      const pub = extra.replace(/^~(?=\/)/, process.env.HOME ?? '/root') + '.pub'
-      try {
-        keys.push(readFileSync(pub, 'utf8').trim())
-      } catch {}
-    }
-    const user = this.cluster.settings.ssh_user
-    return user === 'root' ? {root: keys} : {root: keys, [user]: keys}
-  }
 
   // -------------------------------------------------------------------------------------------------------------
   // list, wait, endpoints
