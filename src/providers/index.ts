@@ -1,6 +1,5 @@
 // Driver name → Provider. Drivers are imported lazily so commands that touch no cloud start fast.
 import type {Cluster} from '../core/config/cluster.js'
-// A Cluster's settings are typed by its driver; `cluster.driver` is checked by the switch, hence the casts.
 import type {Provider} from './provider.js'
 
 /** What a provider may tell the user while it works; commands wire it to src/ui (providers never print). */
@@ -17,6 +16,7 @@ export function setProviderHooks(hooks: ProviderHooks): void {
 }
 
 export async function providerFor(cluster: Cluster, hooks: ProviderHooks = defaultHooks): Promise<Provider> {
+  // A Cluster's settings are typed by its driver; the switch checks `cluster.driver`, hence the casts.
   switch (cluster.driver) {
     case 'digitalocean': {
       const {DigitalOceanProvider} = await import('./digitalocean/index.js')

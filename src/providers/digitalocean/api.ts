@@ -1,13 +1,15 @@
 // The DigitalOcean API client of belt: dots-wrapper's createApiClient with belt's own context, whose axios instance
-// sends every request through the token's pacer (pacer.ts). Here live the token and API origin rules (CONTRACT §3),
-// the retry policy, and the translation of API failures into belt's errors. Nothing here prints.
+// sends every request through the token's pacer (pacer.ts). Here live the retry policy (core/wait's retry on the
+// pacer's backoff steps), the translation of API failures into belt's errors, and DoScope, what each resource module
+// (droplets, ssh-keys, firewall, sizes) works with. The token and where it may go: credentials.ts. Nothing here prints.
 import {AsyncLocalStorage} from 'node:async_hooks'
-import {isIP} from 'node:net'
 import {modules} from 'dots-wrapper'
+import type {Cluster} from '../../core/config/cluster.js'
 import {PartialFailure, UsageError} from '../../core/errors.js'
-import {redact, registerSecret} from '../../core/redact.js'
+import {redact} from '../../core/redact.js'
 import {debugLog} from '../../core/debug.js'
-import {AbortedError, ApiPacer, pacerFor, sleep} from './pacer.js'
+import {isInterrupted, retry} from '../../core/wait.js'
+import {ApiPacer, pacerFor} from './pacer.js'
 
 const log = debugLog('do')
 
@@ -21,7 +23,8 @@ interface AdapterConfig {
   params?: Record<string, unknown>
 }
 
-export const DEFAULT_API_ORIGIN = 'https://api.digitalocean.com'
+/** Items per page of every listing (the API's maximum). */
+export const PER_PAGE = 200
 /** Attempts per request for retryable failures (5xx, network errors) and for 429s. */
 const MAX_ATTEMPTS = 6
 const MAX_THROTTLED = 12
@@ -57,47 +60,17 @@ export function isAmbiguous(err: unknown): boolean {
   return err instanceof DoApiError && err.ambiguous
 }
 
-/** The access token: DIGITALOCEAN_ACCESS_TOKEN, else the template's access_token. Registered for redaction. */
-export function resolveToken(settings: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = env.DIGITALOCEAN_ACCESS_TOKEN?.trim()
-  const fromConfig = typeof settings.access_token === 'string' ? settings.access_token.trim() : ''
-  registerSecret(fromEnv)
-  registerSecret(fromConfig)
-  const token = fromEnv || fromConfig
-  if (!token) throw new UsageError('no DigitalOcean access token: set DIGITALOCEAN_ACCESS_TOKEN (or access_token in the cluster template)')
-  return token
-}
-
-/** Loopback hosts, the only ones the token may be sent to over plain http (a local fake or proxy). */
-function isLoopback(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase()
-  if (h === 'localhost' || h === '::1') return true
-  return isIP(h) === 4 && h.startsWith('127.')
-}
-
-/**
- * The API origin (DIGITALOCEAN_API_URL, else api_url, else the public API) and the /v2 endpoint belt uses. `source`
- * names where a non-default origin came from. Plain http is refused except to loopback: the token travels in
- * every request's Authorization header.
- */
-export function resolveEndpoint(settings: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): {origin: string; endpoint: string; source: string | null} {
-  const fromEnv = env.DIGITALOCEAN_API_URL?.trim()
-  const fromConfig = typeof settings.api_url === 'string' ? settings.api_url.trim() : ''
-  const raw = fromEnv || fromConfig || DEFAULT_API_ORIGIN
-  const source = fromEnv ? 'DIGITALOCEAN_API_URL' : fromConfig ? 'api_url' : 'the default API URL'
-  let url: URL
-  try {
-    url = new URL(raw)
-  } catch {
-    throw new UsageError(`${source}: '${raw}' is not a URL (expected an origin such as ${DEFAULT_API_ORIGIN})`)
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${source}: '${raw}' must be an http(s) URL`)
-  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-    throw new UsageError(`${source}: '${raw}' would send the access token over plain http; use https (http only for loopback addresses such as 127.0.0.1)`)
-  }
-  const path = url.pathname.replace(/\/+$/, '').replace(/\/v2$/, '')
-  const origin = `${url.protocol}//${url.host}${path}`
-  return {origin, endpoint: `${origin}/v2`, source: origin === DEFAULT_API_ORIGIN ? null : source}
+/** One cluster on DigitalOcean as its resource modules see it (the provider is one). */
+export interface DoScope {
+  readonly cluster: Cluster<'digitalocean'>
+  /** Made on first use: the token check happens then, before anything changes. */
+  readonly api: DoApi
+  /** belt-cluster:<name>, shared with other projects' clusters of the same name: listings ask for it. */
+  readonly clusterTag: string
+  /** belt-id:<cluster_id>, what makes a droplet this cluster's; null while the cluster has no id (none is ours). */
+  readonly idTag: string | null
+  /** belt-<cluster>-<id8>: the firewall's and the uploaded key's name. */
+  readonly resourceName: string
 }
 
 export interface DoApiOptions {
@@ -133,7 +106,7 @@ export class DoApi {
 
   /**
    * Run one API call (`what` names it in errors) as part of an operation with this abort signal: requests not yet
-   * started when the signal aborts are never sent (AbortedError); requests in flight finish.
+   * started when the signal aborts are never sent (core's Interrupted); requests in flight finish.
    */
   async call<T>(what: string, fn: (c: DotsClient) => Promise<{data: T}>, signal?: AbortSignal): Promise<T> {
     try {
@@ -195,63 +168,96 @@ function waitNotices(onNotice?: (line: string) => void): WaitNotices {
   }
 }
 
+/**
+ * Every request through the pacer, retried by core/wait's retry: 5xx and network failures up to MAX_ATTEMPTS within
+ * a budget of two request timeouts (POSTs only when surely not processed); 429s inside one attempt (sendPaced).
+ */
 function pacedAdapter(base: Adapter, pacer: ApiPacer, notices: WaitNotices): Adapter {
   return async (config) => {
     const signal = operation.getStore()?.signal
     const method = (config.method ?? 'get').toUpperCase()
     // GET, PUT and DELETE are idempotent; a POST is only re-sent when it surely was not processed (429, not sent).
     const idempotent = method !== 'POST'
-    const label = `${method} ${config.url ?? ''}`
-    const first = Date.now()
+    const request: PacedRequest = {label: `${method} ${config.url ?? ''}`, signal, first: Date.now(), throttled: 0}
     const budget = RETRY_BUDGET_TIMEOUTS * requestTimeoutMs()
-    let throttled = 0
-    for (let attempt = 1; ; attempt++) {
-      const release = await pacer.acquire(signal, (ms, why) => {
-        log('%s: waiting %dms (%s)', label, ms, why)
-        if (ms > MAX_RATE_WAIT_MS) throw new GaveUp(`rate limited for ${Math.ceil(ms / 1000)} s (${why}), longer than belt waits (${MAX_RATE_WAIT_MS / 60_000} min); try again later`)
-        notices.wait(ms, why)
-      })
-      const started = Date.now()
-      try {
-        const res = (await base(config)) as {status: number; headers?: Record<string, unknown>}
-        release()
-        pacer.observe(res.headers)
-        log('%s → %d (%dms)', label, res.status, Date.now() - started)
-        return res
-      } catch (e) {
-        release()
+    return retry(() => sendPaced(base, config, pacer, notices, request), {
+      retries: MAX_ATTEMPTS - 1,
+      backoff: pacer.backoffSteps,
+      signal,
+      retryable: (e, attempt) => {
+        // Given up (a wait too long) or interrupted before sending: the reason stands as it is.
+        if (e instanceof GaveUp || isInterrupted(e)) return false
         const err = e as HttpError
         const status = err.response?.status
-        pacer.observe(err.response?.headers)
-        log('%s → %s (%dms)', label, status ?? err.code ?? 'error', Date.now() - started)
-        if (status === 429 && ++throttled < MAX_THROTTLED) {
-          const ms = pacer.throttled(err.response?.headers, throttled)
-          log('%s: throttled (429), every call pauses %dms', label, ms)
-          if (Date.now() - first + ms > MAX_THROTTLED_MS && ms <= MAX_RATE_WAIT_MS) {
-            throw new GaveUp(`rate limited (429) for more than ${MAX_THROTTLED_MS / 60_000} min in all; try again later`)
-          }
-          attempt--
-          continue
-        }
-        const retryable = status !== undefined
+        const again = status !== undefined
           ? status >= 500 && idempotent
           : NOT_SENT.has(err.code ?? '') || (idempotent && err.code !== 'ERR_CANCELED')
-        if (!retryable || attempt >= MAX_ATTEMPTS) throw err
+        if (!again) return false
         const delay = pacer.backoff(attempt)
-        const elapsed = Date.now() - first
+        const elapsed = Date.now() - request.first
         if (elapsed + delay > budget) {
-          throw Object.assign(err, {gaveUp: `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${Math.round(elapsed / 1000)} s`})
+          Object.assign(err, {gaveUp: `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${Math.round(elapsed / 1000)} s`})
+          return false
         }
-        const cause = status !== undefined ? `${status}` : (err.code ?? 'no answer')
-        if (delay > VISIBLE_WAIT_MS || elapsed > VISIBLE_WAIT_MS) notices.retry(label, cause, delay)
-        await sleep(delay, signal)
+        return delay
+      },
+      onRetry: (_attempt, e, delay) => {
+        const err = e as HttpError
+        const cause = err.response?.status !== undefined ? `${err.response.status}` : (err.code ?? 'no answer')
+        if (delay > VISIBLE_WAIT_MS || Date.now() - request.first > VISIBLE_WAIT_MS) notices.retry(request.label, cause, delay)
+      },
+    })
+  }
+}
+
+/** One request as the retries see it; `throttled` counts its 429s over all attempts. */
+interface PacedRequest {
+  label: string
+  signal?: AbortSignal
+  first: number
+  throttled: number
+}
+
+/**
+ * One attempt: wait for the pacer, send, and on a 429 let the pacer pause every caller and send again (up to
+ * MAX_THROTTLED in all, never waiting past MAX_THROTTLED_MS); 429s never count as failed attempts.
+ */
+async function sendPaced(base: Adapter, config: AdapterConfig, pacer: ApiPacer, notices: WaitNotices, req: PacedRequest): Promise<unknown> {
+  const {label, signal} = req
+  for (;;) {
+    const release = await pacer.acquire(signal, (ms, why) => {
+      log('%s: waiting %dms (%s)', label, ms, why)
+      if (ms > MAX_RATE_WAIT_MS) {
+        const limit = `longer than belt waits (${MAX_RATE_WAIT_MS / 60_000} min)`
+        throw new GaveUp(`rate limited for ${Math.ceil(ms / 1000)} s (${why}), ${limit}; try again later`)
+      }
+      notices.wait(ms, why)
+    })
+    const started = Date.now()
+    try {
+      const res = (await base(config)) as {status: number; headers?: Record<string, unknown>}
+      release()
+      pacer.observe(res.headers)
+      log('%s → %d (%dms)', label, res.status, Date.now() - started)
+      return res
+    } catch (e) {
+      release()
+      const err = e as HttpError
+      const status = err.response?.status
+      pacer.observe(err.response?.headers)
+      log('%s → %s (%dms)', label, status ?? err.code ?? 'error', Date.now() - started)
+      if (status !== 429 || ++req.throttled >= MAX_THROTTLED) throw err
+      const ms = pacer.throttled(err.response?.headers, req.throttled)
+      log('%s: throttled (429), every call pauses %dms', label, ms)
+      if (Date.now() - req.first + ms > MAX_THROTTLED_MS && ms <= MAX_RATE_WAIT_MS) {
+        throw new GaveUp(`rate limited (429) for more than ${MAX_THROTTLED_MS / 60_000} min in all; try again later`)
       }
     }
   }
 }
 
 function translate(err: unknown, what: string): Error {
-  if (err instanceof AbortedError || err instanceof UsageError || err instanceof DoApiError) return err
+  if (isInterrupted(err) || err instanceof UsageError || err instanceof DoApiError) return err
   if (err instanceof GaveUp) return new DoApiError(`DigitalOcean API: ${what}: ${err.message}`, 429, null, false)
   const e = err as HttpError & {gaveUp?: string}
   const tail = e.gaveUp ? ` (${e.gaveUp})` : ''
@@ -263,7 +269,8 @@ function translate(err: unknown, what: string): Error {
       return new UsageError(`DigitalOcean refused the access token (401${message ? ` ${message}` : ''}); check DIGITALOCEAN_ACCESS_TOKEN`)
     }
     const ambiguous = res.status >= 500 || res.status === 408
-    return new DoApiError(`DigitalOcean API: ${what}: ${res.status}${body.id ? ` ${body.id}` : ''}${message ? `: ${message}` : ''}${tail}`, res.status, body.id ?? null, ambiguous)
+    const said = `${res.status}${body.id ? ` ${body.id}` : ''}${message ? `: ${message}` : ''}`
+    return new DoApiError(`DigitalOcean API: ${what}: ${said}${tail}`, res.status, body.id ?? null, ambiguous)
   }
   const code = e.code ?? ''
   const ambiguous = !NOT_SENT.has(code)

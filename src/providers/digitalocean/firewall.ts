@@ -5,7 +5,11 @@
 // for other ports (a published service's 80/tcp, say) are kept when belt updates the firewall.
 // DigitalOcean firewalls only know tcp, udp and icmp: ESP (IP protocol 50, used by encrypted overlay networks)
 // cannot be allowed, which is why the provider refuses encrypted_overlay together with a managed firewall.
+// The rules and their merge are pure; ensureFirewall, findFirewall and shownFirewall make the API calls.
+import {UsageError} from '../../core/errors.js'
+import type {DigitalOceanSettings} from '../../core/config/schema.js'
 import type {FirewallRule} from '../provider.js'
+import {type DoScope, PER_PAGE} from './api.js'
 
 export interface DoRuleTargets {
   addresses?: string[]
@@ -159,4 +163,56 @@ export function firewallRules(fw: FirewallBody | DoFirewall): FirewallRule[] {
       note: NOTES[ruleKey('outbound', r)] ?? 'added outside belt (kept)',
     })),
   ]
+}
+
+// ---- the firewall in the account ------------------------------------------------------------------------------
+
+/** admin_cidr when belt manages the firewall (null otherwise); refuses encrypted_overlay with a managed firewall. */
+export function firewallCidr(settings: Pick<DigitalOceanSettings, 'admin_cidr' | 'encrypted_overlay'>): string | null {
+  const cidr = settings.admin_cidr?.trim() || null
+  if (cidr && settings.encrypted_overlay === true) {
+    throw new UsageError('encrypted_overlay: true needs ESP (IP protocol 50) between nodes, which DigitalOcean cloud firewalls ' +
+      'cannot allow; remove admin_cidr (no managed firewall) or set encrypted_overlay=false')
+  }
+  return cidr
+}
+
+/** Create the cluster's firewall, or update it when its rules differ from what belt wants (keeping a user's own). */
+export async function ensureFirewall(
+  scope: DoScope, cidr: string, signal: AbortSignal | undefined, progress: (m: string) => void,
+): Promise<void> {
+  const {api, cluster} = scope
+  const name = scope.resourceName
+  const tag = scope.idTag!
+  // A firewall can only name existing tags; the droplets' tag may not exist yet.
+  await api.call(`create tag ${tag}`, (c) => c.tag.createTag({name: tag}), signal)
+  const existing = await findFirewall(scope, signal)
+  const want = desiredFirewall(name, tag, cidr, existing)
+  if (!existing) {
+    const data = await api.call(`create firewall ${name}`, (c) => c.firewall.createFirewall(want as never), signal)
+    const id = (data as {firewall?: {id?: string}}).firewall?.id
+    cluster.state.update((s) => {
+      s.provider.do_firewall_id = id ?? null
+    })
+    progress(`created cloud firewall ${name} (SSH and Docker TLS from ${cidr}; swarm ports between droplets tagged ${tag})`)
+  } else if (!sameFirewall(existing, want)) {
+    await api.call(`update firewall ${name}`, (c) => c.firewall.updateFirewall({id: existing.id, ...want} as never), signal)
+    progress(`updated cloud firewall ${name} (SSH and Docker TLS from ${cidr})`)
+  }
+}
+
+export async function findFirewall(scope: DoScope, signal?: AbortSignal): Promise<DoFirewall | null> {
+  const all = await scope.api.listAll<DoFirewall>('list firewalls', 'firewalls',
+    (c, page) => c.firewall.listFirewalls({page, per_page: PER_PAGE}), signal)
+  return all.find((f) => f.name === scope.resourceName) ?? null
+}
+
+/** What `belt firewall` shows: the firewall as it is, or as `belt create` would make it; null when none is managed. */
+export async function shownFirewall(scope: DoScope): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null> {
+  const cidr = firewallCidr(scope.cluster.settings)
+  if (!cidr) return null
+  // Without an id nothing of this cluster exists yet; the rules shown name the id tag `belt create` will make.
+  const existing = scope.cluster.id ? await findFirewall(scope) : null
+  const shown = existing ?? desiredFirewall(scope.resourceName, scope.idTag ?? 'belt-id:<cluster_id>', cidr, null)
+  return {name: shown.name, id: existing?.id ?? null, rules: firewallRules(shown)}
 }

@@ -1,24 +1,17 @@
 // The API pacer: one per DigitalOcean token in this process, shared by every call made with that token.
 // DigitalOcean allows 250 requests in any 60 s (answering 429 beyond that) and 5,000 per hour (reported in the
 // ratelimit-limit / ratelimit-remaining / ratelimit-reset headers). The pacer keeps the minute window itself,
-// pauses everyone when the hour budget is spent or a 429 names a retry-after, and computes jittered backoff.
+// pauses everyone when the hour budget is spent or a 429 names a retry-after, and holds the token's backoff steps.
+// Ctrl-C before a request starts throws core's Interrupted: the request is never sent.
 import {createHash} from 'node:crypto'
 import {closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {writeFileAtomic} from '../../core/config/atomic.js'
+import {type Backoff, backoffDelay, sleep, throwIfInterrupted} from '../../core/wait.js'
 
-/** Thrown when a request is not started (or not retried) because the operation was aborted (Ctrl-C). */
-export class AbortedError extends Error {
-  constructor() {
-    super('aborted')
-    this.name = 'AbortedError'
-  }
-}
-
-export function isAborted(err: unknown): boolean {
-  return err instanceof AbortedError
-}
+/** Why a request was not sent: its operation was interrupted before the pacer let it start. */
+const NOT_SENT_MESSAGE = 'interrupted: DigitalOcean API request not sent (aborted)'
 
 /**
  * A sliding window of request times. A request counts from its start until it completes, and then from its
@@ -98,19 +91,18 @@ export class ApiPacer {
   private pausedUntil = 0
   /** What the current pause obeys (named in waits the user sees). */
   private pauseWhy = 'rate limit pause'
-  private readonly backoffBaseMs: number
-  private readonly backoffCapMs: number
+  /** The steps of every retry made with this token: 429s without retry-after, 5xx and network retries, create rounds. */
+  readonly backoffSteps: Backoff
 
   constructor(opts: PacerOptions = {}) {
     this.window = new RateWindow(opts.limit ?? DO_REQUESTS_PER_MINUTE, opts.windowMs ?? 60_000)
-    this.backoffBaseMs = opts.backoffBaseMs ?? 500
-    this.backoffCapMs = opts.backoffCapMs ?? 20_000
+    this.backoffSteps = {baseMs: opts.backoffBaseMs ?? 500, capMs: opts.backoffCapMs ?? 20_000, jitter: 'half'}
   }
 
   /** Wait for a slot (window and pauses); resolves with the release function to call when the reply is in. */
   async acquire(signal?: AbortSignal, onWait?: (ms: number, why: string) => void): Promise<() => void> {
     for (;;) {
-      if (signal?.aborted) throw new AbortedError()
+      throwIfInterrupted(signal, NOT_SENT_MESSAGE)
       const now = Date.now()
       const pause = this.pausedUntil - now
       const slot = this.window.delay(now)
@@ -149,10 +141,9 @@ export class ApiPacer {
     }
   }
 
-  /** Jittered exponential backoff for attempt 1, 2, 3...: between half and all of base·2^(attempt-1), capped. */
+  /** The wait before retry `attempt` (1, 2, 3...): between half and all of base·2^(attempt-1), capped. */
   backoff(attempt: number): number {
-    const full = Math.min(this.backoffCapMs, this.backoffBaseMs * 2 ** Math.max(0, attempt - 1))
-    return Math.round(full / 2 + Math.random() * (full / 2))
+    return backoffDelay(attempt, this.backoffSteps)
   }
 }
 
@@ -169,22 +160,6 @@ export function parseRetryAfter(value: string | undefined): number | null {
   if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000)
   const at = Date.parse(value)
   return Number.isNaN(at) ? null : Math.max(0, at - Date.now())
-}
-
-/** Sleep that ends early (with AbortedError) when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortedError())
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(new AbortedError())
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, Math.max(0, ms))
-    signal?.addEventListener('abort', onAbort, {once: true})
-  })
 }
 
 const pacers = new Map<string, ApiPacer>()

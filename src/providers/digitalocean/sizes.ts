@@ -1,7 +1,9 @@
 // SIZE on the command line → a DigitalOcean size slug. Slugs (s-1vcpu-1gb) pass through after a check against
 // /v2/sizes; the book's memory sizes (512mb, 8192MB, 1gb, 2GB) map to the cheapest available slug with exactly that
-// much memory in the region (ties: fewer vCPUs, then the slug's name). Pure: the caller fetches and caches.
+// much memory in the region (ties: fewer vCPUs, then the slug's name). chooseSize is pure; SizeLookup fetches
+// /v2/sizes and caches each mapping for a day in state.json.
 import {UsageError} from '../../core/errors.js'
+import {type DoScope, PER_PAGE} from './api.js'
 
 export interface DoSize {
   slug: string
@@ -51,7 +53,8 @@ export function chooseSize(size: string, sizes: DoSize[], region: string | null)
   const mb = parseMemorySize(size)
   if (mb === null) {
     const some = sizes.filter((s) => usable(s, region)).sort(cheaper).slice(0, 4).map((s) => s.slug)
-    throw new UsageError(`unknown size '${size}': give a DigitalOcean slug${some.length ? ` (e.g. ${some.join(', ')})` : ''} or a memory size such as 512mb, 1gb, 8192MB`)
+    const examples = some.length ? ` (e.g. ${some.join(', ')})` : ''
+    throw new UsageError(`unknown size '${size}': give a DigitalOcean slug${examples} or a memory size such as 512mb, 1gb, 8192MB`)
   }
   const candidates = sizes.filter((s) => s.memory === mb && usable(s, region)).sort(cheaper)
   if (candidates.length === 0) {
@@ -73,4 +76,42 @@ function memoryWord(mb: number): string {
 
 function memoryText(mb: number): string {
   return mb >= 1024 && mb % 1024 === 0 ? `${mb / 1024} GB` : `${mb} MB`
+}
+
+const SIZE_CACHE_MS = 24 * 3600_000
+
+interface CachedSize {
+  slug: string
+  memory_mb: number | null
+  note: string | null
+  at: string
+}
+
+/** plan() resolves SIZE (a day's cache in state.json first); create() writes the mappings plan() looked up. */
+export class SizeLookup {
+  private update: Record<string, CachedSize> | null = null
+
+  constructor(private readonly scope: DoScope) {}
+
+  async resolve(size: string, region: string, signal?: AbortSignal): Promise<SizeChoice> {
+    const key = `${size}@${region}`
+    const cache = {...((this.scope.cluster.state.read().provider.do_sizes ?? {}) as Record<string, CachedSize>)}
+    const hit = cache[key]
+    if (hit && Date.now() - Date.parse(hit.at) < SIZE_CACHE_MS) return hit
+    const sizes = await this.scope.api.listAll<DoSize>('list sizes', 'sizes', (c, page) => c.size.listSizes({page, per_page: PER_PAGE}), signal)
+    const choice = chooseSize(size, sizes, region)
+    for (const [k, v] of Object.entries(cache)) if (Date.now() - Date.parse(v.at) >= SIZE_CACHE_MS) delete cache[k]
+    cache[key] = {slug: choice.slug, memory_mb: choice.memory_mb, note: choice.note, at: new Date().toISOString()}
+    this.update = cache
+    return choice
+  }
+
+  save(): void {
+    const cache = this.update
+    if (!cache) return
+    this.scope.cluster.state.update((s) => {
+      s.provider.do_sizes = cache
+    })
+    this.update = null
+  }
 }

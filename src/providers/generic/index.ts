@@ -33,11 +33,9 @@ export class GenericProvider implements Provider {
   }
 
   hosts(): GenericHost[] {
-    const s = this.cluster.settings
-    const raw = (s.hosts && typeof s.hosts === 'object' ? s.hosts : {}) as Record<string, unknown>
-    const user = String(s.ssh_user ?? 'root')
-    const port = Number(s.ssh_port ?? 22)
-    return Object.entries(raw).map(([name, h]) => {
+    const {hosts, ssh_user: user, ssh_port: port} = this.cluster.settings
+    // Each entry was checked when config.yml was read: an address, or a map with an address (schema.ts).
+    return Object.entries(hosts ?? {}).map(([name, h]) => {
       if (typeof h === 'string' || typeof h === 'number') {
         return {name, address: String(h), private_address: null, user, port, ssh_key: null}
       }
@@ -125,7 +123,10 @@ export function probeTcp(host: string, port: number, timeoutMs: number): Promise
     const timer = setTimeout(() => done(`no answer within ${timeoutMs / 1000} s`), timeoutMs)
     socket.once('connect', () => done('open'))
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      const why: Record<string, string> = {ECONNREFUSED: 'connection refused', EHOSTUNREACH: 'no route to host', ENETUNREACH: 'network unreachable', ENOTFOUND: 'unknown host name', EAI_AGAIN: 'name lookup failed'}
+      const why: Record<string, string> = {
+        ECONNREFUSED: 'connection refused', EHOSTUNREACH: 'no route to host', ENETUNREACH: 'network unreachable',
+        ENOTFOUND: 'unknown host name', EAI_AGAIN: 'name lookup failed',
+      }
       done(why[err.code ?? ''] ?? err.message)
     })
   })

@@ -7,9 +7,10 @@ import {join} from 'node:path'
 import {UsageError} from '../../core/errors.js'
 import {writeFileAtomic} from '../../core/config/atomic.js'
 import {debugLog} from '../../core/debug.js'
+import {poll} from '../../core/wait.js'
 import {ClusterLayout, NodeLayout, OWN_DIRS, Subnet, ipToInt, overlaps} from './layout.js'
 import {INIT_SCRIPT, SYSTEMCTL_SCRIPT} from './scripts.js'
-import {findTool, isAlive, killAndWait, pidsWithArg, readLink, readText, run, sleep} from './system.js'
+import {findTool, isAlive, killAndWait, pidsWithArg, readLink, readText, run} from './system.js'
 
 const debug = debugLog('local')
 
@@ -66,7 +67,8 @@ export async function checkNetworkFree(cl: ClusterLayout, subnet: Subnet): Promi
   if (!linkExists(cl.bridge)) return checkSubnetFree(subnet, cl.bridge)
   const ours = cl.bridge === `bl-${cl.hash}` || (readJson(join(cl.root, 'cluster.json')) as {bridge?: string} | null)?.bridge === cl.bridge
   if (!ours || !existsSync(`/sys/class/net/${cl.bridge}/bridge`)) {
-    throw new UsageError(`local: interface ${cl.bridge} already exists and is not this cluster's bridge; choose another name with: belt cluster update bridge=NAME`)
+    throw new UsageError(`local: interface ${cl.bridge} already exists and is not this cluster's bridge; ` +
+      'choose another name with: belt cluster update bridge=NAME')
   }
 }
 
@@ -77,7 +79,8 @@ export async function ensureBridge(cl: ClusterLayout, subnet: Subnet): Promise<v
     await run('ip', ['link', 'add', 'name', cl.bridge, 'type', 'bridge'])
   }
   const want = `${subnet.gateway}/${subnet.prefix}`
-  const addrs = JSON.parse((await run('ip', ['-j', '-4', 'addr', 'show', 'dev', cl.bridge])).stdout || '[]') as {addr_info?: {local: string; prefixlen: number}[]}[]
+  const shown = (await run('ip', ['-j', '-4', 'addr', 'show', 'dev', cl.bridge])).stdout
+  const addrs = JSON.parse(shown || '[]') as {addr_info?: {local: string; prefixlen: number}[]}[]
   const have = addrs.flatMap((a) => a.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`)
   if (!have.includes(want)) {
     // Our own bridge left with another subnet (config changed after every host was removed): renumber it.
@@ -109,7 +112,8 @@ export async function checkSubnetFree(subnet: Subnet, bridge: string): Promise<v
     const [ip, len] = r.dst.split('/')
     if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) continue
     if (overlaps(subnet, {network: ipToInt(ip), prefix: len ? Number(len) : 32})) {
-      throw new UsageError(`local: subnet ${subnet.cidr} overlaps ${r.dst} on ${r.dev ?? 'another interface'}; choose another with: belt cluster update subnet=10.213.0.0/16`)
+      throw new UsageError(`local: subnet ${subnet.cidr} overlaps ${r.dst} on ${r.dev ?? 'another interface'}; ` +
+        'choose another with: belt cluster update subnet=10.213.0.0/16')
     }
   }
 }
@@ -233,29 +237,33 @@ export async function startNode(cl: ClusterLayout, nl: NodeLayout, node: string)
     findTool('bash') ?? 'bash', cl.initScript, node, nl.dir, cl.sbin]
   debug('start %s: %s %o', node, nsenter, args)
   // A clean environment: nothing of belt's (tokens, BELT_*) leaks into the host's daemons.
-  const child = spawn(nsenter, args, {detached: true, stdio: ['ignore', fd, fd], env: {PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: '/root'}})
+  const env = {PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: '/root'}
+  const child = spawn(nsenter, args, {detached: true, stdio: ['ignore', fd, fd], env})
   closeSync(fd)
   let exited = false
   child.on('exit', () => (exited = true))
   child.on('error', () => (exited = true))
   try {
-    const deadline = Date.now() + READY_TIMEOUT_MS
-    for (;;) {
-      const text = readText(status)?.trim()
-      if (text?.startsWith('ready ')) {
-        const init_pid = Number(text.split(/\s+/)[1])
-        const pidns = readLink(`/proc/${init_pid}/ns/pid`)
-        if (!init_pid || !pidns) throw new Error(`init reported ready but is gone; see ${log}`)
-        return {init_pid, pidns}
-      }
-      if (text?.startsWith('failed: ')) throw new Error(text.slice('failed: '.length))
-      if (exited) throw new Error(`init exited: ${lastLine(log)}; see ${log}`)
-      if (Date.now() > deadline) throw new Error(`not ready after ${READY_TIMEOUT_MS / 1000} s; see ${log}`)
-      await sleep(50)
-    }
+    const r = await poll(async () => readiness(status, log, exited), {done: (ready) => ready !== null, timeoutMs: READY_TIMEOUT_MS, intervalMs: 50})
+    if (!r.reached) throw new Error(`not ready after ${READY_TIMEOUT_MS / 1000} s; see ${log}`)
+    return r.last!
   } finally {
     child.unref()
   }
+}
+
+/** The init's report: ready (its pid and pid namespace), not yet (null), or why it failed (thrown). */
+function readiness(status: string, log: string, exited: boolean): {init_pid: number; pidns: string} | null {
+  const text = readText(status)?.trim()
+  if (text?.startsWith('ready ')) {
+    const init_pid = Number(text.split(/\s+/)[1])
+    const pidns = readLink(`/proc/${init_pid}/ns/pid`)
+    if (!init_pid || !pidns) throw new Error(`init reported ready but is gone; see ${log}`)
+    return {init_pid, pidns}
+  }
+  if (text?.startsWith('failed: ')) throw new Error(text.slice('failed: '.length))
+  if (exited) throw new Error(`init exited: ${lastLine(log)}; see ${log}`)
+  return null
 }
 
 function lastLine(path: string): string {
@@ -325,7 +333,7 @@ export async function stopNode(rec: Pick<LocalNodeRecord, 'init_pid' | 'pidns'> 
     if (del.code !== 0 && linkExists(nl.veth)) throw new Error(`ip link del ${nl.veth}: ${del.stderr.trim()}`)
   }
   // The namespace's mounts vanish with its last process; give the kernel a moment to finish that teardown.
-  for (let i = 0; i < 40 && mountedUnder(nl.dir); i++) await sleep(25)
+  await poll(async () => mountedUnder(nl.dir), {done: (mounted) => !mounted, timeoutMs: 1000, intervalMs: 25})
 }
 
 /** Any mount (in this mount namespace) at or under the folder? */

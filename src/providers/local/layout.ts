@@ -10,8 +10,6 @@ export const LOCAL_ROOT = '/var/lib/belt-local'
 // /root too: a real host has its own root home, and the machine's root shell startup files (here pyenv's) would
 // otherwise run, slowly and with shared locks, in every root SSH command on every local host.
 export const OWN_DIRS = ['/etc/docker', '/var/lib/docker', '/etc/systemd/system', '/etc/ssh', '/etc/sysctl.d', '/var/log', '/root'] as const
-/** Host files each local host gets its own copy of. */
-export const OWN_FILES = ['/etc/hosts', '/etc/hostname'] as const
 
 export interface ClusterLayout {
   /** 8 hex characters from the cluster folder's absolute path: the same cluster name in two projects never collides. */
@@ -132,7 +130,8 @@ export function allocateAddresses(subnet: Subnet, used: Iterable<string>, count:
     if (!taken.has(a)) out.push(intToIp(a))
   }
   if (out.length < count) {
-    throw new UsageError(`local: subnet ${subnet.cidr} has room for ${out.length} more node(s), not ${count}; use a larger one with belt cluster update subnet=...`)
+    throw new UsageError(`local: subnet ${subnet.cidr} has room for ${out.length} more node(s), not ${count}; ` +
+      'use a larger one with belt cluster update subnet=...')
   }
   return out
 }

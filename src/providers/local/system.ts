@@ -6,7 +6,7 @@ import {closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync
 import {delimiter, dirname, join} from 'node:path'
 import {UsageError} from '../../core/errors.js'
 import {debugLog} from '../../core/debug.js'
-import {sleep} from '../../core/wait.js'
+import {poll} from '../../core/wait.js'
 
 const debug = debugLog('local')
 
@@ -48,7 +48,8 @@ export function missingTools(find: (name: string) => string | null = (n) => find
 export function preflight(): void {
   if (process.platform !== 'linux') throw new UsageError('the local driver runs only on Linux (it uses network and mount namespaces)')
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new UsageError('the local driver needs root (it creates network namespaces, a bridge and iptables rules, and runs sshd and dockerd): run belt as root')
+    throw new UsageError('the local driver needs root (it creates network namespaces, a bridge and iptables rules, ' +
+      'and runs sshd and dockerd): run belt as root')
   }
   const {tools, packages} = missingTools()
   if (tools.length) {
@@ -147,16 +148,10 @@ export async function killAndWait(pids: Iterable<number>, timeoutMs = 15_000): P
       process.kill(p, 'SIGKILL')
     } catch {}
   }
-  const deadline = Date.now() + timeoutMs
-  let alive = list.filter(isAlive)
-  while (alive.length && Date.now() < deadline) {
-    await sleep(25)
-    alive = alive.filter(isAlive)
-  }
+  let alive = list
+  await poll(async () => (alive = alive.filter(isAlive)), {done: (left) => left.length === 0, timeoutMs, intervalMs: 25})
   return alive
 }
-
-export {sleep}
 
 /**
  * A per-cluster lock (a file created with O_EXCL holding our pid). A lock left by a dead process is taken over.
@@ -164,31 +159,32 @@ export {sleep}
  */
 export async function withLock<T>(lockFile: string, what: string, fn: () => Promise<T>, waitMs = 120_000): Promise<T> {
   mkdirSync(dirname(lockFile), {recursive: true})
-  const deadline = Date.now() + waitMs
-  for (;;) {
-    try {
-      const fd = openSync(lockFile, 'wx', 0o644)
-      writeSync(fd, String(process.pid))
-      closeSync(fd)
-      break
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const holder = Number(readText(lockFile)?.trim())
-      if (!holder || !isAlive(holder)) {
-        try {
-          unlinkSync(lockFile)
-        } catch {}
-        continue
-      }
-      if (Date.now() > deadline) throw new UsageError(`another belt command (pid ${holder}) is changing ${what}; try again when it has finished`)
-      await sleep(200)
-    }
-  }
+  const taken = await poll(async () => tryLock(lockFile), {done: (holder) => holder === null, timeoutMs: waitMs, intervalMs: 200})
+  if (!taken.reached) throw new UsageError(`another belt command (pid ${taken.last}) is changing ${what}; try again when it has finished`)
   try {
     return await fn()
   } finally {
     try {
       if (readText(lockFile)?.trim() === String(process.pid)) unlinkSync(lockFile)
     } catch {}
+  }
+}
+
+/** Take the lock file: null when it is ours now, else the live holder's pid (a dead holder's lock is taken over). */
+function tryLock(lockFile: string): number | null {
+  for (;;) {
+    try {
+      const fd = openSync(lockFile, 'wx', 0o644)
+      writeSync(fd, String(process.pid))
+      closeSync(fd)
+      return null
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const holder = Number(readText(lockFile)?.trim())
+      if (holder && isAlive(holder)) return holder
+      try {
+        unlinkSync(lockFile)
+      } catch {}
+    }
   }
 }

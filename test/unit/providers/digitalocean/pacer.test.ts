@@ -1,15 +1,12 @@
-// Pure parts of the DigitalOcean driver: the pacer's request window, retry-after parsing and backoff, the size
-// mapping, the API origin rules, and the firewall merge.
+// The DigitalOcean pacer: its request window, retry-after parsing, backoff steps, the hour budget's pause and
+// the window file shared between belt processes of one token.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {ApiPacer, flushWindow, parseRetryAfter, privateDir, RateWindow, shareWindow, sharedWindowFile} from '../../src/providers/digitalocean/pacer.js'
+import {ApiPacer, flushWindow, parseRetryAfter, privateDir, RateWindow, shareWindow, sharedWindowFile} from '../../../../src/providers/digitalocean/pacer.js'
 import {chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {chooseSize, parseMemorySize, DoSize} from '../../src/providers/digitalocean/sizes.js'
-import {resolveEndpoint, resolveToken} from '../../src/providers/digitalocean/api.js'
-import {desiredFirewall, firewallName, firewallRules, sameFirewall} from '../../src/providers/digitalocean/firewall.js'
-import {UsageError} from '../../src/core/errors.js'
+import {Interrupted} from '../../../../src/core/errors.js'
 
 test('window: at most `limit` requests in any window; the next waits for the oldest to leave', () => {
   const w = new RateWindow(3, 1000)
@@ -80,59 +77,8 @@ test('pacer: backoff is jittered, grows and is capped; a spent hour budget pause
   for (let i = 0; waited.length === 0 && i < 1000; i++) await new Promise((r) => setTimeout(r, 1))
   ac.abort()
   await assert.rejects(pending, /aborted/)
+  await assert.rejects(pending, (e: Error) => e instanceof Interrupted && e.exitCode === 130, 'Ctrl-C is the one interruption error')
   assert.ok(waited[0] > 25_000, `waits for the reset, got ${waited[0]}`)
-})
-
-test('memory sizes', () => {
-  assert.equal(parseMemorySize('512mb'), 512)
-  assert.equal(parseMemorySize('8192MB'), 8192)
-  assert.equal(parseMemorySize('1gb'), 1024)
-  assert.equal(parseMemorySize('2GB'), 2048)
-  assert.equal(parseMemorySize('s-1vcpu-1gb'), null)
-  assert.equal(parseMemorySize('0mb'), null)
-})
-
-const sizes: DoSize[] = [
-  {slug: 's-1vcpu-1gb', memory: 1024, vcpus: 1, price_monthly: 6, regions: ['nyc1', 'sgp1'], available: true},
-  {slug: 's-1vcpu-1gb-amd', memory: 1024, vcpus: 1, price_monthly: 7, regions: ['nyc1', 'sgp1'], available: true},
-  {slug: 'a-4vcpu-8gb', memory: 8192, vcpus: 4, price_monthly: 48, regions: ['nyc1'], available: true},
-  {slug: 'b-2vcpu-8gb', memory: 8192, vcpus: 2, price_monthly: 48, regions: ['nyc1'], available: true},
-  {slug: 'c-1vcpu-8gb', memory: 8192, vcpus: 1, price_monthly: 40, regions: ['nyc1'], available: false},
-  {slug: 's-2vcpu-2gb', memory: 2048, vcpus: 2, price_monthly: 18, regions: ['sgp1'], available: true},
-]
-
-test('size mapping: cheapest available slug with exactly that memory in the region; ties → fewer vCPUs', () => {
-  assert.deepEqual(chooseSize('1gb', sizes, 'nyc1').slug, 's-1vcpu-1gb')
-  const big = chooseSize('8192MB', sizes, 'nyc1')
-  assert.equal(big.slug, 'b-2vcpu-8gb', 'same price: fewer vCPUs wins; unavailable sizes never')
-  assert.match(big.note!, /8192MB → b-2vcpu-8gb \(cheapest with 8 GB in nyc1: 2 vCPUs, \$48\/mo\)/)
-  assert.equal(chooseSize('s-1vcpu-1gb-amd', sizes, 'sgp1').note, null, 'a slug passes through')
-  assert.throws(() => chooseSize('2gb', sizes, 'nyc1'), (e: Error) => e instanceof UsageError && /exactly 2 GB in nyc1/.test(e.message))
-  assert.throws(() => chooseSize('a-4vcpu-8gb', sizes, 'sgp1'), /not available in sgp1/)
-  assert.throws(() => chooseSize('huge', sizes, 'nyc1'), /unknown size 'huge'/)
-})
-
-test('API origin: without /v2; a trailing / or /v2 is tolerated; the token is required', () => {
-  assert.equal(resolveEndpoint({}, {}).endpoint, 'https://api.digitalocean.com/v2')
-  assert.equal(resolveEndpoint({}, {DIGITALOCEAN_API_URL: 'http://127.0.0.1:9/'}).endpoint, 'http://127.0.0.1:9/v2')
-  assert.equal(resolveEndpoint({}, {DIGITALOCEAN_API_URL: 'http://127.0.0.1:9/v2/'}).endpoint, 'http://127.0.0.1:9/v2')
-  assert.equal(resolveEndpoint({api_url: 'https://proxy.example/do/v2'}, {}).endpoint, 'https://proxy.example/do/v2')
-  assert.throws(() => resolveEndpoint({}, {DIGITALOCEAN_API_URL: 'nope'}), /DIGITALOCEAN_API_URL/)
-  assert.throws(() => resolveToken({}, {}), (e: Error) => e instanceof UsageError && /DIGITALOCEAN_ACCESS_TOKEN/.test(e.message))
-  assert.equal(resolveToken({access_token: 'from-config-123'}, {DIGITALOCEAN_ACCESS_TOKEN: 'from-env-123'}), 'from-env-123')
-})
-
-test('API origin: plain http only to loopback addresses; a non-default origin is named with its source', () => {
-  for (const ok of ['http://127.0.0.1:9', 'http://127.8.0.1', 'http://localhost:8080/', 'http://[::1]:9/v2']) {
-    assert.doesNotThrow(() => resolveEndpoint({}, {DIGITALOCEAN_API_URL: ok}), ok)
-  }
-  for (const bad of ['http://10.0.0.1', 'http://api.example.com', 'http://127.0.0.1.example.com', 'http://[::2]']) {
-    assert.throws(() => resolveEndpoint({}, {DIGITALOCEAN_API_URL: bad}), (e: Error) => e instanceof UsageError && /^DIGITALOCEAN_API_URL: .*plain http/.test(e.message), bad)
-    assert.throws(() => resolveEndpoint({api_url: bad}, {}), (e: Error) => e instanceof UsageError && /^api_url: .*plain http/.test(e.message), bad)
-  }
-  assert.equal(resolveEndpoint({}, {}).source, null)
-  assert.equal(resolveEndpoint({}, {DIGITALOCEAN_API_URL: 'https://api.digitalocean.com/v2'}).source, null)
-  assert.equal(resolveEndpoint({api_url: 'https://proxy.example'}, {}).source, 'api_url')
 })
 
 test('rate-window file: in a private 0700 folder of this user; a folder with other modes or owners is refused', () => {
@@ -190,42 +136,11 @@ test('rate-window file: never read or written through a symlink', () => {
   }
 })
 
-test('firewall: belt owns its ports, keeps rules added for others, and notices changes', () => {
-  const tag = 'belt-id:0123456789abcdef'
-  const name = firewallName('lab_1', '0123456789abcdef')
-  const first = desiredFirewall(name, tag, '203.0.113.0/24')
-  assert.equal(first.name, 'belt-lab-1-01234567')
-  const shown = firewallRules(first).map((r) => `${r.direction} ${r.protocol} ${r.ports} ${r.sources.join(',')}`)
-  assert.deepEqual(shown, [
-    'inbound tcp 22 203.0.113.0/24',
-    'inbound tcp 2376 203.0.113.0/24',
-    `inbound tcp 2377 tag:${tag}`,
-    `inbound tcp 7946 tag:${tag}`,
-    `inbound udp 7946 tag:${tag}`,
-    `inbound udp 4789 tag:${tag}`,
-    'outbound tcp all 0.0.0.0/0,::/0',
-    'outbound udp all 0.0.0.0/0,::/0',
-    'outbound icmp all 0.0.0.0/0,::/0',
-  ])
-  assert.ok(!shown.some((r) => / (esp|50) /.test(r)))
-  // As the API returns it: icmp ports "0", a user's extra rule, an old admin CIDR.
-  const existing = {
-    id: 'fw1', ...first,
-    inbound_rules: [...first.inbound_rules.map((r) => (r.ports === '22' ? {...r, sources: {addresses: ['198.51.100.0/24']}} : r)), {protocol: 'tcp', ports: '80', sources: {addresses: ['0.0.0.0/0']}}],
-    outbound_rules: first.outbound_rules.map((r) => (r.protocol === 'icmp' ? {...r, ports: '0'} : r)),
-  }
-  const next = desiredFirewall(name, tag, '203.0.113.0/24', existing)
-  assert.ok(!sameFirewall(existing, next), 'a changed admin_cidr is an update')
-  assert.ok(next.inbound_rules.some((r) => r.ports === '80'), 'the user\'s 80/tcp rule is kept')
-  assert.deepEqual(next.inbound_rules.filter((r) => r.ports === '22').map((r) => r.sources.addresses), [['203.0.113.0/24']])
-  assert.ok(sameFirewall({...existing, ...next}, desiredFirewall(name, tag, '203.0.113.0/24', {...existing, ...next})), 'converged: no update')
-})
-
 test('the minute window is handed on through a file: a later window of the token counts what an earlier one flushed; the file is named by a hash', async (t) => {
   const {mkdtempSync, rmSync, readFileSync, statSync} = await import('node:fs')
   const {tmpdir} = await import('node:os')
   const {join} = await import('node:path')
-  const {RateWindow, shareWindow, flushWindow, sharedWindowFile} = await import('../../src/providers/digitalocean/pacer.js')
+  const {RateWindow, shareWindow, flushWindow, sharedWindowFile} = await import('../../../../src/providers/digitalocean/pacer.js')
   const dir = mkdtempSync(join(tmpdir(), 'belt-window-'))
   t.after(() => rmSync(dir, {recursive: true, force: true}))
   const file = join(dir, 'window.json')
