@@ -7,7 +7,7 @@ export interface InterruptScope {
   dispose(): void
 }
 
-export function onInterrupt(onFirst?: () => void): InterruptScope {
+export function onInterrupt(): InterruptScope {
   const ac = new AbortController()
   let count = 0
   const handler = () => {
@@ -15,7 +15,6 @@ export function onInterrupt(onFirst?: () => void): InterruptScope {
     if (count === 1) {
       process.stderr.write('\ninterrupted: finishing what is in flight (Ctrl-C again to quit now)\n')
       ac.abort()
-      onFirst?.()
     } else process.exit(130)
   }
   process.on('SIGINT', handler)

@@ -1,5 +1,6 @@
 // Everything a command needs for SSH in one run, built once from the resolved cluster: credentials (keys parsed
-// once), the cluster's known_hosts, strict_host_key_checking, and the fleet runner bound to them.
+// once), the cluster's known_hosts, strict_host_key_checking, and the fleet runner bound to them. Building one also
+// installs the fenced ssh2 speed-ups (ssh2-speedups.ts), which check ssh2's internals before touching them.
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import type {Cluster} from '../core/config/cluster.js'
@@ -10,6 +11,7 @@ import {runFleet} from './fleet.js'
 import {clusterKeyPaths} from './keys.js'
 import {KnownHosts, type StrictHostKeyChecking} from './known-hosts.js'
 import {openSession, SshConnectError, type HostKeyProblem, type SessionSettings} from './session.js'
+import {installSsh2Speedups} from './ssh2-speedups.js'
 import type {ConnectOptions, FleetOptions, FleetRun, SshContext, SshSession} from './types.js'
 
 export interface SshContextOptions {
@@ -30,6 +32,7 @@ export class BeltSshContext implements SshContext {
   private readonly settings: SessionSettings
 
   constructor(readonly cluster: Cluster, opts: SshContextOptions = {}) {
+    installSsh2Speedups()
     const strict = String(cluster.settings.strict_host_key_checking ?? 'accept-new')
     this.strict = (['accept-new', 'yes', 'no'].includes(strict) ? strict : 'accept-new') as StrictHostKeyChecking
     const sshKey = typeof cluster.settings.ssh_key === 'string' && cluster.settings.ssh_key ? cluster.settings.ssh_key : null

@@ -6,10 +6,13 @@ import {redact} from '../core/redact.js'
 import type {SshEndpoint} from '../providers/provider.js'
 import {SshConnectError} from './session.js'
 import type {ConnectOptions, FleetOptions, FleetRun, HostResult, SshSession} from './types.js'
-import {sleep} from '../core/wait.js'
+import {backoffDelay, sleep, type Backoff} from '../core/wait.js'
 import {setMaxListeners} from 'node:events'
 
 export type Connector = (endpoint: SshEndpoint, opts: ConnectOptions) => Promise<SshSession>
+
+/** Steps between connection attempts: 0.5 s, 1 s, 2 s ... at most 5 s, each jittered (half to all of it) so a fleet spreads. */
+const CONNECT_BACKOFF: Backoff = {baseMs: 500, capMs: 5000}
 
 /** One line, secrets scrubbed, bounded length: what a per-host error may show. */
 export function oneLine(err: unknown): string {
@@ -67,8 +70,7 @@ export async function runFleet<T>(
         } catch (err) {
           const retryable = err instanceof SshConnectError && err.retryable
           if (retryable && attempts <= retries && !ac.signal.aborted && !stopped()) {
-            // 0.5 s, 1 s, 2 s ... (±50 %), at most 5 s: spreads a fleet's retries instead of hammering together.
-            await sleep(Math.min(5000, 500 * 2 ** (attempts - 1)) * (0.5 + Math.random()), ac.signal)
+            await sleep(backoffDelay(attempts, CONNECT_BACKOFF), ac.signal)
             if (!ac.signal.aborted) continue
           }
           const msg = ac.signal.aborted && !(err instanceof SshConnectError && err.kind !== 'timeout')

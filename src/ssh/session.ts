@@ -39,9 +39,9 @@ export class SshConnectError extends Error {
   }
 }
 
-/** The connection broke or timed out while a command ran: it may have taken effect, so it is never retried. */
+/** A command could not start or finish (connection lost, timeout, sudo refused): never retried, it may have run. */
 export class SshExecError extends Error {
-  constructor(message: string, readonly mayHaveRun = true) {
+  constructor(message: string) {
     super(message)
     this.name = 'SshExecError'
   }
@@ -282,7 +282,7 @@ export class Session implements SshSession {
   private openChannel(command: string | null, pty: PseudoTtyOptions | false): Promise<{ch: ClientChannel; exit: ExitStatus}> {
     return new Promise((resolve, reject) => {
       const cb = (err: Error | undefined, ch: ClientChannel) => {
-        if (err) return reject(new SshExecError(`could not start the command: ${redact(err.message)} (${this.where})`, false))
+        if (err) return reject(new SshExecError(`could not start the command: ${redact(err.message)} (${this.where})`))
         const exit: ExitStatus = {code: null, signal: null}
         ch.on('exit', (c: number | null, sig?: string) => {
           if (typeof c === 'number') exit.code = c
@@ -295,7 +295,7 @@ export class Session implements SshSession {
         else if (pty) this.client.exec(command, {pty}, cb)
         else this.client.exec(command, cb)
       } catch (err) {
-        reject(new SshExecError(`connection lost before the command started (${this.where}): ${(err as Error).message}`, false))
+        reject(new SshExecError(`connection lost before the command started (${this.where}): ${(err as Error).message}`))
       }
     })
   }
@@ -319,7 +319,7 @@ export class Session implements SshSession {
         const {code, signal} = exit
         if (opts.sudo) {
           const problem = sudoProblem(this.endpoint.user, code, opts.stderr ? err.head(4096) : stderr)
-          if (problem) return reject(new SshExecError(problem, false))
+          if (problem) return reject(new SshExecError(problem))
         }
         if (code === null && signal === null) {
           return reject(new SshExecError(`connection closed before the command finished (${this.where}); it may or may not have run`))
@@ -407,7 +407,7 @@ export class Session implements SshSession {
     await new Promise<void>((resolve, reject) => {
       sftp.writeFile(stage, data, {mode: 0o600}, (err) => (err ? reject(err) : resolve()))
     }).catch((err: Error) => {
-      throw new SshExecError(`could not upload ${path} to ${this.endpoint.name} over SFTP: ${err.message}`, false)
+      throw new SshExecError(`could not upload ${path} to ${this.endpoint.name} over SFTP: ${err.message}`)
     })
     const mode = (opts.mode ?? 0o644).toString(8)
     const p = shellQuote(path)
@@ -415,7 +415,7 @@ export class Session implements SshSession {
     const st = shellQuote(stage)
     const cmd = `mkdir -p "$(dirname ${p})" && install -m ${mode} ${st} ${tmp} && mv -f ${tmp} ${p}; rc=$?; rm -f ${st}; exit $rc`
     const r = await this.exec(cmd, {sudo: opts.sudo, maxOutputBytes: 4096})
-    if (r.code !== 0) throw new SshExecError(`could not write ${path} on ${this.endpoint.name}: ${r.stderr.trim().split('\n')[0] || `exit code ${r.code}`}`, false)
+    if (r.code !== 0) throw new SshExecError(`could not write ${path} on ${this.endpoint.name}: ${r.stderr.trim().split('\n')[0] || `exit code ${r.code}`}`)
   }
 
   private sftpChannel: Promise<import('ssh2').SFTPWrapper> | null = null
@@ -424,7 +424,7 @@ export class Session implements SshSession {
   private sftp(): Promise<import('ssh2').SFTPWrapper> {
     if (!this.sftpChannel) {
       this.sftpChannel = new Promise((resolve, reject) => {
-        this.client.sftp((err, sftp) => (err ? reject(new SshExecError(`${this.endpoint.name}: no SFTP subsystem (${err.message})`, false)) : resolve(sftp)))
+        this.client.sftp((err, sftp) => (err ? reject(new SshExecError(`${this.endpoint.name}: no SFTP subsystem (${err.message})`)) : resolve(sftp)))
       })
       this.sftpChannel.catch(() => { this.sftpChannel = null })
     }
