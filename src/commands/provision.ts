@@ -41,7 +41,8 @@ export default class Provision extends BeltCommand {
     announceTls(tls)
     const ctx = provisionContext(cluster, tls, {forceCerts: flags.force, sysctl, verifyTimeoutMs})
     const opts = {concurrency: concurrencyFor(cluster, flags.concurrency), timeoutMs, verb: 'provisioned', record: 'provision'}
-    const r = await this.withSsh(cluster, (ssh) => provisionNodes(cluster, ssh, endpoints, ctx, opts, fleetHooks({plain: flags.json || undefined})))
+    const hooks = fleetHooks({plain: flags.json || undefined})
+    const r = await this.withSsh(cluster, (ssh) => provisionNodes(cluster, ssh, endpoints, ctx, opts, hooks))
     renderProvision(r, flags.json)
     if (r.interrupted) throw new Interrupted(`interrupted: ${r.notStarted.length} node(s) not started; re-run the same command to finish`)
     if (r.failed.length) throw new PartialFailure(`${r.failed.length} of ${r.total} node(s) failed; fix the cause and re-run the same command (finished nodes are skipped)`)

@@ -45,7 +45,8 @@ export default class RegenerateCerts extends BeltCommand {
     // Restarts queue behind the limiter, so the per-host timeout would count time spent waiting: the restart and
     // the TLS verification carry their own time limits instead.
     const opts = {concurrency: concurrencyFor(cluster), verb: 'regenerated', record: 'regenerate-certs'}
-    const r = await this.withSsh(cluster, (ssh) => provisionNodes(cluster, ssh, endpoints, ctx, opts, fleetHooks({plain: flags.json || undefined})))
+    const hooks = fleetHooks({plain: flags.json || undefined})
+    const r = await this.withSsh(cluster, (ssh) => provisionNodes(cluster, ssh, endpoints, ctx, opts, hooks))
     renderProvision(r, flags.json)
     if (r.interrupted) throw new Interrupted(`interrupted: ${r.notStarted.length} node(s) not started; re-run the same command to finish`)
     if (r.failed.length) throw new PartialFailure(`${r.failed.length} of ${r.total} node(s) failed; fix the cause and re-run the same command (finished nodes are skipped)`)

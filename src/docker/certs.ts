@@ -4,6 +4,7 @@ import pLimit from 'p-limit'
 import type {Cluster} from '../core/config/cluster.js'
 import {UsageError} from '../core/errors.js'
 import {addressProblem, type SshEndpoint} from '../providers/provider.js'
+import {byNaturalName} from '../ssh/fleet-result.js'
 import {readPresentedCertificate, type ClientTls} from './engine-api.js'
 import {dockerAddress} from './provision.js'
 import {describeCertificate, EXPIRY_WARNING_DAYS, isIssuedBy, normalizeSan, readClusterTls, serverSans, tlsPolicy,
@@ -48,16 +49,18 @@ export function tlsToCheck(cluster: Cluster): CheckableTls {
   return {paths: tls.paths, ca: tls.ca, client: tls.client}
 }
 
-export async function checkCertificates(cluster: Cluster, tls: CheckableTls, endpoints: SshEndpoint[], o: {timeoutMs: number}): Promise<CertsReport> {
+export async function checkCertificates(cluster: Cluster, tls: CheckableTls, endpoints: SshEndpoint[],
+  o: {timeoutMs: number}): Promise<CertsReport> {
   const client = {ca: tls.ca.certPem, cert: tls.client.certPem, key: tls.client.keyPem}
   const extra = tlsPolicy(cluster.settings).extraSans
   const limit = pLimit(CHECKS_AT_ONCE)
   const nodes = await Promise.all(endpoints.map((ep) => limit(() => checkNode(ep, tls.ca, client, extra, o.timeoutMs))))
-  nodes.sort((a, b) => a.name.localeCompare(b.name, 'en', {numeric: true}))
+  nodes.sort((a, b) => byNaturalName(a.name, b.name))
   return {paths: tls.paths, ca: describeCertificate(tls.ca.cert), client: describeCertificate(tls.client.certPem), nodes}
 }
 
-async function checkNode(ep: SshEndpoint, ca: CertificateAuthority, client: ClientTls, extraSans: string[], timeoutMs: number): Promise<NodeCertReport> {
+async function checkNode(ep: SshEndpoint, ca: CertificateAuthority, client: ClientTls, extraSans: string[],
+  timeoutMs: number): Promise<NodeCertReport> {
   const address = dockerAddress(ep)
   const base: NodeCertReport = {name: ep.name, address, status: 'ok', problems: [], subject: null, sans: [], not_after: null, days_left: null,
     issued_by_cluster_ca: null, fingerprint: null}

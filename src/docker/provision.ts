@@ -14,10 +14,11 @@ import type {Cluster} from '../core/config/cluster.js'
 import {onInterrupt} from '../core/interrupt.js'
 import type {SshEndpoint} from '../providers/provider.js'
 import type {SshContext, SshSession} from '../ssh/types.js'
-import {fleetResult, runTracked, type FleetHooks, type FleetResult} from '../ssh/fleet-result.js'
+import {byNaturalName, fleetResult, runTracked, type FleetHooks, type FleetResult} from '../ssh/fleet-result.js'
 import {shellQuote} from '../ssh/quote.js'
 import {checkEngine, waitForEngine, DOCKER_TLS_PORT, EngineError, type ClientTls, type EngineVersion} from './engine-api.js'
-import {issueServerCertificate, serverCertificateProblems, serverSans, tlsPolicy, type CertificateAuthority, type ClusterTls, type TlsPolicy} from './tls.js'
+import {issueServerCertificate, serverCertificateProblems, serverSans, tlsPolicy} from './tls.js'
+import type {CertificateAuthority, ClusterTls, TlsPolicy} from './tls.js'
 
 /** Where things live on a node. */
 export const NODE_PATHS = {
@@ -499,5 +500,5 @@ export async function provisionNodes(cluster: Cluster, ssh: SshContext, endpoint
     else delete s.failures[o.record]
   })
   const done = fleet.run.results.filter((r) => r.ok).map((r) => ({name: r.name, outcome: r.value!}))
-  return {...result, done: done.sort((a, b) => a.name.localeCompare(b.name, 'en', {numeric: true}))}
+  return {...result, done: done.sort((a, b) => byNaturalName(a.name, b.name))}
 }

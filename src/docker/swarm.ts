@@ -20,7 +20,8 @@ import {shellQuote} from '../ssh/quote.js'
 import {activeNodeName, endpointsFor, endpointsFrom} from '../ssh/targets.js'
 import type {SshContext, SshSession} from '../ssh/types.js'
 import type {SshEndpoint} from '../providers/provider.js'
-import {allFailures, byNaturalName, fleetResult, runTracked, type FleetFailure, type FleetHooks, type FleetResult, type HostOutcome} from '../ssh/fleet-result.js'
+import {allFailures, byNaturalName, fleetResult, runTracked} from '../ssh/fleet-result.js'
+import type {FleetFailure, FleetHooks, FleetResult, HostOutcome} from '../ssh/fleet-result.js'
 
 /** What belt reads from `docker info`: state, manager?, node ID, advertised address, the managers it knows. */
 export const SWARM_INFO_FORMAT = '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.NodeID}} {{.Swarm.NodeAddr}}{{range .Swarm.RemoteManagers}} {{.NodeID}}={{.Addr}}{{end}}'
@@ -361,7 +362,8 @@ export interface ManagerStep {
  * Bounded work on one manager: connect, run, close, all within `timeoutMs` and Ctrl-C. A refusal of the node's swarm
  * state (SwarmError.conflict) is a usage error; anything else a PartialFailure that names the host.
  */
-export async function onManager<T>(ssh: SshContext, ep: SshEndpoint, o: ManagerStep, work: (session: SshSession, signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function onManager<T>(ssh: SshContext, ep: SshEndpoint, o: ManagerStep,
+  work: (session: SshSession, signal: AbortSignal) => Promise<T>): Promise<T> {
   const step = stepSignal(o.timeoutMs, o.signal)
   let session: SshSession | undefined
   try {
@@ -390,12 +392,14 @@ export interface InitManagerResult extends InitResult {
 }
 
 /** swarm init on one node (a node that manages a swarm already is left as it is); it becomes the active node. */
-export async function initManager(cluster: Cluster, ssh: SshContext, ep: SshEndpoint, o: {advertiseAddr?: string; drain: boolean; timeoutMs: number}): Promise<InitManagerResult> {
+export async function initManager(cluster: Cluster, ssh: SshContext, ep: SshEndpoint,
+  o: {advertiseAddr?: string; drain: boolean; timeoutMs: number}): Promise<InitManagerResult> {
   const advertiseAddr = o.advertiseAddr ?? ep.private_ip ?? ep.public_ip ?? ep.host
   const scope = onInterrupt()
   let result: InitResult
   try {
-    result = await onManager(ssh, ep, {timeoutMs: o.timeoutMs, signal: scope.signal, first: true}, (s, signal) => initSwarm(s, {advertiseAddr, drain: o.drain}, signal))
+    const step = {timeoutMs: o.timeoutMs, signal: scope.signal, first: true}
+    result = await onManager(ssh, ep, step, (s, signal) => initSwarm(s, {advertiseAddr, drain: o.drain}, signal))
   } finally {
     scope.dispose()
   }
@@ -470,20 +474,23 @@ export interface JoinResult extends FleetResult {
  * connection and one command per node. The record in state.json ends up holding the nodes still outstanding for this
  * manager and role: this run settles those it attempted and keeps earlier failures it did not touch.
  */
-export async function joinNodes(cluster: Cluster, ssh: SshContext, plan: JoinPlan, o: {timeoutMs: number; concurrency: number}, hooks: FleetHooks = {}): Promise<JoinResult> {
+export async function joinNodes(cluster: Cluster, ssh: SshContext, plan: JoinPlan, o: {timeoutMs: number; concurrency: number},
+  hooks: FleetHooks = {}): Promise<JoinResult> {
   const manager = plan.manager!
   const keep = (failures: FleetFailure[]) => recordJoin(cluster, plan, failures)
   const scope = onInterrupt()
   let facts: ManagerFacts
   try {
     const slow = `no answer within ${formatSeconds(o.timeoutMs)} while reading its swarm state and ${plan.role} join token (is docker hanging on ${manager}?)`
-    facts = await onManager(ssh, plan.managerEp!, {timeoutMs: o.timeoutMs, signal: scope.signal, slow}, (s, signal) => readManager(s, plan.role, signal))
+    const step = {timeoutMs: o.timeoutMs, signal: scope.signal, slow}
+    facts = await onManager(ssh, plan.managerEp!, step, (s, signal) => readManager(s, plan.role, signal))
   } catch (err) {
     scope.dispose()
     if (err instanceof UsageError) throw err
     // --json still prints its one document: every node failed for the manager's reason (and is kept for a retry).
     const reason = oneLine(err)
-    const result = fleetResult('joined', plan.names.map((name) => ({name, outcome: 'failed', error: reason})), {notStarted: [], interrupted: scope.interrupted()})
+    const rows = plan.names.map((name) => ({name, outcome: 'failed', error: reason}))
+    const result = fleetResult('joined', rows, {notStarted: [], interrupted: scope.interrupted()})
     keep(result.failed)
     return {...result, manager, managerError: reason, viaArgv: []}
   }
@@ -492,7 +499,8 @@ export async function joinNodes(cluster: Cluster, ssh: SshContext, plan: JoinPla
   const viaArgv: string[] = []
   let fleet
   try {
-    fleet = await runTracked(ssh, plan.targets, (s, signal) => joinNode(s, facts, signal, (path) => { if (path === 'argv') viaArgv.push(s.endpoint.name) }), {
+    const join = (s: SshSession, signal: AbortSignal) => joinNode(s, facts, signal, (path) => { if (path === 'argv') viaArgv.push(s.endpoint.name) })
+    fleet = await runTracked(ssh, plan.targets, join, {
       concurrency: o.concurrency, timeoutMs: o.timeoutMs, retries: 2, jitterMs: Math.min(1000, n * 5), signal: scope.signal,
       label: 'swarm join', outcomes: ['joined', 'already', 'failed'], outcomeOf: (v) => v,
     }, hooks)
@@ -509,13 +517,15 @@ function recordJoin(cluster: Cluster, plan: JoinPlan, failures: FleetFailure[]):
   const remaining = [...plan.earlier.filter((f) => !attempted.has(f.name)), ...failures]
   ensureClusterDir(cluster)
   cluster.state.update((s) => {
-    if (remaining.length) s.failures[JOIN_RECORD] = {at: new Date().toISOString(), context: {manager: plan.manager, role: plan.role}, failed: remaining}
+    const context = {manager: plan.manager, role: plan.role}
+    if (remaining.length) s.failures[JOIN_RECORD] = {at: new Date().toISOString(), context, failed: remaining}
     else delete s.failures[JOIN_RECORD]
   })
 }
 
 /** docker swarm leave on every target, in parallel; a node in no swarm is 'already'. */
-export async function leaveNodes(ssh: SshContext, targets: SshEndpoint[], o: {force: boolean; timeoutMs: number; concurrency: number}, hooks: FleetHooks = {}): Promise<FleetResult> {
+export async function leaveNodes(ssh: SshContext, targets: SshEndpoint[], o: {force: boolean; timeoutMs: number; concurrency: number},
+  hooks: FleetHooks = {}): Promise<FleetResult> {
   const scope = onInterrupt()
   try {
     const {run, rows} = await runTracked(ssh, targets, (s, signal) => leaveNode(s, o.force, signal), {
@@ -539,7 +549,8 @@ export async function nodeOpTargets(cluster: Cluster, patterns: string[]): Promi
  * promote / demote / drain / activate through one manager. The manager changes the nodes one after another in one
  * command, so the default time limit grows with their number.
  */
-export async function runNodeOp(ssh: SshContext, op: NodeOp, manager: SshEndpoint, targets: SshEndpoint[], o: {timeoutMs?: number}): Promise<FleetResult> {
+export async function runNodeOp(ssh: SshContext, op: NodeOp, manager: SshEndpoint, targets: SshEndpoint[],
+  o: {timeoutMs?: number}): Promise<FleetResult> {
   const timeoutMs = o.timeoutMs ?? 120_000 + 1000 * targets.length
   const scope = onInterrupt()
   let rows: HostOutcome[]

@@ -50,7 +50,8 @@ export function byNaturalName(a: string, b: string): number {
 }
 
 /** Sort per-host outcomes into a FleetResult (names in natural order). */
-export function fleetResult(verb: string, rows: readonly HostOutcome[], run: {notStarted: string[]; interrupted: boolean} = {notStarted: [], interrupted: false}): FleetResult {
+export function fleetResult(verb: string, rows: readonly HostOutcome[],
+  run: {notStarted: string[]; interrupted: boolean} = {notStarted: [], interrupted: false}): FleetResult {
   const pick = (o: string) => rows.filter((r) => r.outcome === o).map((r) => r.name).sort(byNaturalName)
   const failed = rows.filter((r) => r.outcome === 'failed').map((r) => ({name: r.name, error: r.error ?? 'failed'}))
   return {
@@ -74,7 +75,8 @@ export function allFailures(r: FleetResult): FleetFailure[] {
  * `outcomeOf` its value (or 'failed'), stopped after the last one, also when the run throws.
  */
 export async function runTracked<T>(ssh: SshContext, targets: SshEndpoint[], task: (session: SshSession, signal: AbortSignal) => Promise<T>,
-  opts: FleetOptions<T> & {label: string; outcomes: string[]; outcomeOf: (value: T) => string}, hooks: FleetHooks): Promise<{run: FleetRun<T>; rows: HostOutcome[]}> {
+  opts: FleetOptions<T> & {label: string; outcomes: string[]; outcomeOf: (value: T) => string},
+  hooks: FleetHooks): Promise<{run: FleetRun<T>; rows: HostOutcome[]}> {
   const {label, outcomes, outcomeOf, ...fleet} = opts
   const progress = hooks.progress?.({total: targets.length, outcomes, label})
   progress?.start()

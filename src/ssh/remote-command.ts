@@ -14,7 +14,8 @@ export type HostPassthrough = StreamResult | {connectError: string}
  * Connect and wire `command` (null: a login shell) to this terminal. `timeoutMs`, when given, bounds the connection
  * and the command together; without it nothing is cut off, so `docker logs -f` or a shell run until they end.
  */
-export async function passthroughOn(ssh: SshContext, ep: SshEndpoint, command: string | null, opts: {tty?: boolean; sudo?: boolean; timeoutMs?: number}): Promise<HostPassthrough> {
+export async function passthroughOn(ssh: SshContext, ep: SshEndpoint, command: string | null,
+  opts: {tty?: boolean; sudo?: boolean; timeoutMs?: number}): Promise<HostPassthrough> {
   const step = stepSignal(opts.timeoutMs)
   try {
     let session

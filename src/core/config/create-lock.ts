@@ -15,7 +15,8 @@ const CREATE_LOCK_WAIT_MS = 15 * 60_000
  * the local driver's "needs root") speak first. A folder made only for the lock is removed on release when nothing
  * else was written there.
  */
-export async function lockCreate(cluster: Cluster, signal: AbortSignal, onWait: (line: string) => void): Promise<{release: () => Promise<void>; unwritable: UsageError | null}> {
+export async function lockCreate(cluster: Cluster, signal: AbortSignal,
+  onWait: (line: string) => void): Promise<{release: () => Promise<void>; unwritable: UsageError | null}> {
   let madeDir: string | undefined
   try {
     madeDir = mkdirSync(cluster.dir, {recursive: true})
