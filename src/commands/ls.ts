@@ -21,7 +21,7 @@ export default class Ls extends BeltCommand {
     if (strangers) info(strangers)
     if (flags.json) return printJson(nodes)
     if (nodes.length === 0) {
-      process.stderr.write(`no nodes in cluster '${cluster.name}'\n`)
+      info(`no nodes in cluster '${cluster.name}'`)
       return
     }
     out(nodesTable(nodes))

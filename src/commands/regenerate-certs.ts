@@ -1,11 +1,14 @@
 import {Args, Flags} from '@oclif/core'
 import pLimit from 'p-limit'
 import {BeltCommand} from '../base-command.js'
-import {UsageError} from '../core/errors.js'
+import {Interrupted, PartialFailure, UsageError} from '../core/errors.js'
 import {parseDuration} from '../core/duration.js'
+import {provisionContext, provisionNodes} from '../docker/provision.js'
 import {ensureClusterTls, readClusterTls, tlsPolicy} from '../docker/tls.js'
+import {concurrencyFor, endpointsFrom} from '../ssh/targets.js'
+import {fleetHooks} from '../ui/fleet.js'
 import {info} from '../ui/output.js'
-import {announceTls, finishFleet, provisionContext, resolveEndpoints, runProvisionFleet} from './provision.js'
+import {announceTls, renderProvision} from '../ui/provision.js'
 
 export default class RegenerateCerts extends BeltCommand {
   static description = 'Issue new server certificates (e.g. after an address change) and restart Docker, one node at a time by default'
@@ -30,7 +33,7 @@ export default class RegenerateCerts extends BeltCommand {
     if (patterns.length === 0 && !flags['client-certs']) throw new UsageError('name the nodes whose certificates to regenerate (e.g. belt regenerate-certs \'node[1:4]\'), or pass --client-certs')
     const cluster = this.resolveCluster(flags)
     const verifyTimeoutMs = parseDuration(flags['verify-timeout'], '--verify-timeout')
-    const endpoints = patterns.length ? await resolveEndpoints(cluster, patterns) : []
+    const endpoints = patterns.length ? await endpointsFrom(cluster, patterns) : []
     if (!readClusterTls(cluster) && endpoints.length === 0) throw new UsageError(`cluster '${cluster.name}' has no CA yet; run belt provision first`)
     const tls = await ensureClusterTls(cluster, tlsPolicy(cluster.settings), {reissueClient: flags['client-certs']})
     announceTls(tls)
@@ -41,7 +44,11 @@ export default class RegenerateCerts extends BeltCommand {
     if (endpoints.length > 1) info(`restarting Docker on ${flags.concurrency === 1 ? 'one node' : `${flags.concurrency} nodes`} at a time`)
     // Restarts queue behind the limiter, so the per-host timeout would count time spent waiting: the restart and
     // the TLS verification carry their own time limits instead.
-    const run = await runProvisionFleet(cluster, endpoints, ctx, {concurrency: Number(cluster.settings.concurrency ?? 100), verb: 'regenerated', label: 'regenerate-certs', json: flags.json})
-    finishFleet(cluster, 'regenerate-certs', run, endpoints, {json: flags.json, verb: 'regenerated'})
+    const opts = {concurrency: concurrencyFor(cluster), verb: 'regenerated', record: 'regenerate-certs'}
+    const hooks = fleetHooks({plain: flags.json || undefined})
+    const r = await this.withSsh(cluster, (ssh) => provisionNodes(cluster, ssh, endpoints, ctx, opts, hooks))
+    renderProvision(r, flags.json)
+    if (r.interrupted) throw new Interrupted(`interrupted: ${r.notStarted.length} node(s) not started; re-run the same command to finish`)
+    if (r.failed.length) throw new PartialFailure(`${r.failed.length} of ${r.total} node(s) failed; fix the cause and re-run the same command (finished nodes are skipped)`)
   }
 }

@@ -5,11 +5,10 @@ import {expandPatterns} from '../core/range.js'
 import {onInterrupt} from '../core/interrupt.js'
 import {refuseUnadopted} from '../core/config/identity.js'
 import {providerFor} from '../providers/index.js'
-import {info, warn} from '../ui/output.js'
+import {info, shorten, warn} from '../ui/output.js'
 import {confirm} from '../ui/prompt.js'
 import {KnownHosts} from '../ssh/known-hosts.js'
 import {join} from 'node:path'
-import {shorten} from './create.js'
 
 export default class Rm extends BeltCommand {
   static description = 'Remove nodes of this cluster (only nodes tagged for it)'

@@ -2,16 +2,15 @@ import {Args, Flags} from '@oclif/core'
 import {parsePassthrough} from '../argv.js'
 import {BeltCommand} from '../base-command.js'
 import {UsageError} from '../core/errors.js'
-import {expandPatterns} from '../core/range.js'
-import {createSshContext} from '../ssh/context.js'
-import {oneLine, stepSignal} from '../ssh/fleet.js'
 import {parseDuration} from '../core/duration.js'
-import {addressProblem} from '../providers/provider.js'
-import {hostToken} from '../ssh/known-hosts.js'
-import {exitCodeOf, passthrough} from '../ssh/passthrough.js'
+import {expandPatterns} from '../core/range.js'
+import {addressProblem, type SshEndpoint} from '../providers/provider.js'
+import {createSshContext} from '../ssh/context.js'
+import {hostToken, type KnownHosts} from '../ssh/known-hosts.js'
+import {passthroughOn} from '../ssh/remote-command.js'
 import {endpointsFor} from '../ssh/targets.js'
-import {printHostKeyWarnings} from '../ui/fleet.js'
 import {info, warn} from '../ui/output.js'
+import {passthroughExit} from '../ui/passthrough.js'
 
 export default class Ssh extends BeltCommand {
   static description = `Open a shell on a node, or run one command there
@@ -44,44 +43,22 @@ The command is one remote command line, as with OpenSSH (quote it for the remote
     const cluster = this.resolveCluster({cluster: flags.cluster as string | undefined, config: flags.config as string | undefined})
     const timeoutMs = typeof flags.timeout === 'string' ? parseDuration(flags.timeout, '--timeout') : undefined
     const [ep] = await endpointsFor(cluster, names)
-    const ssh = createSshContext(cluster, {onWarning: warn})
-
     if (flags['forget-host']) {
       if (rest.length) throw new UsageError('--forget-host takes no command')
-      const noAddress = addressProblem(ep)
-      if (noAddress) {
-        info(`${ep.name} has ${noAddress}: no key is recorded for it in ${ssh.knownHosts.path}`)
-        return
-      }
-      const removed = ssh.knownHosts.forget(ep.host, ep.port)
-      info(removed
-        ? `removed ${removed} key${removed > 1 ? 's' : ''} for ${hostToken(ep.host, ep.port)} (${ep.name}) from ${ssh.knownHosts.path}; the next connection records the new one`
-        : `no key recorded for ${hostToken(ep.host, ep.port)} (${ep.name}) in ${ssh.knownHosts.path}`)
-      return
+      return this.forgetHost(createSshContext(cluster, {onWarning: warn}).knownHosts, ep)
     }
+    const command = rest.length ? rest.join(' ') : null
+    const tty = command === null ? Boolean(process.stdin.isTTY) : Boolean(flags.tty)
+    const r = await this.withSsh(cluster, (ssh) => passthroughOn(ssh, ep, command, {tty, timeoutMs}))
+    return this.exit(passthroughExit(ep.name, r, 'the command'))
+  }
 
-    const step = stepSignal(timeoutMs)
-    try {
-      let session
-      try {
-        session = await ssh.connect(ep, {signal: step.signal})
-      } catch (err) {
-        printHostKeyWarnings(ssh.hostKeyProblems)
-        process.stderr.write(`belt: ${ep.name}: ${oneLine(err)}\n`)
-        return this.exit(255)
-      }
-      const command = rest.length ? rest.join(' ') : null
-      const tty = command === null ? Boolean(process.stdin.isTTY) : Boolean(flags.tty)
-      const r = await passthrough(session, command, {tty, signal: step.signal})
-      session.close()
-      if (r.stopped) {
-        process.stderr.write(`belt: ${ep.name}: ${r.stopped} while the command ran; it may still be running on the host\n`)
-        return this.exit(1)
-      }
-      if (r.lost) process.stderr.write(`belt: ${ep.name}: the SSH connection closed before the command finished\n`)
-      return this.exit(exitCodeOf(r))
-    } finally {
-      step.dispose()
-    }
+  private forgetHost(knownHosts: KnownHosts, ep: SshEndpoint): void {
+    const noAddress = addressProblem(ep)
+    if (noAddress) return info(`${ep.name} has ${noAddress}: no key is recorded for it in ${knownHosts.path}`)
+    const removed = knownHosts.forget(ep.host, ep.port)
+    info(removed
+      ? `removed ${removed} key${removed > 1 ? 's' : ''} for ${hostToken(ep.host, ep.port)} (${ep.name}) from ${knownHosts.path}; the next connection records the new one`
+      : `no key recorded for ${hostToken(ep.host, ep.port)} (${ep.name}) in ${knownHosts.path}`)
   }
 }

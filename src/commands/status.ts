@@ -5,8 +5,7 @@ import {parseDuration} from '../core/duration.js'
 import {onInterrupt} from '../core/interrupt.js'
 import {providerFor} from '../providers/index.js'
 import type {NodeInfo, NodeStatus} from '../providers/provider.js'
-import {byName, info, out, printJson, table} from '../ui/output.js'
-import {shorten} from './create.js'
+import {byName, info, out, printJson, shorten, table} from '../ui/output.js'
 
 const STATUSES: NodeStatus[] = ['new', 'active', 'off', 'gone', 'unreachable']
 const SYNONYMS: Record<string, NodeStatus> = {running: 'active', pending: 'new', stopped: 'off', terminated: 'gone'}

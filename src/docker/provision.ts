@@ -6,12 +6,19 @@
 // only when something differs from what belt would install now. Every remote command is built in this file
 // (REMOTE_COMMANDS), so `belt provision --print-command` shows exactly what runs on a node. Keys travel on the SSH
 // channel's stdin, never on a command line; the CA key never leaves this machine.
+//
+// The last part runs it on a fleet (provisionNodes: provision and regenerate-certs) and keeps its failures in
+// state.json.
 import {X509Certificate} from 'node:crypto'
+import type {Cluster} from '../core/config/cluster.js'
+import {onInterrupt} from '../core/interrupt.js'
 import type {SshEndpoint} from '../providers/provider.js'
-import type {SshSession} from '../ssh/types.js'
+import type {SshContext, SshSession} from '../ssh/types.js'
+import {byNaturalName, fleetResult, runTracked, type FleetHooks, type FleetResult} from '../ssh/fleet-result.js'
 import {shellQuote} from '../ssh/quote.js'
 import {checkEngine, waitForEngine, DOCKER_TLS_PORT, EngineError, type ClientTls, type EngineVersion} from './engine-api.js'
-import {issueServerCertificate, serverCertificateProblems, serverSans, type CertificateAuthority, type TlsPolicy} from './tls.js'
+import {issueServerCertificate, serverCertificateProblems, serverSans, tlsPolicy} from './tls.js'
+import type {CertificateAuthority, ClusterTls, TlsPolicy} from './tls.js'
 
 /** Where things live on a node. */
 export const NODE_PATHS = {
@@ -436,4 +443,62 @@ async function applySysctl(session: SshSession, facts: NodeFacts, ctx: Provision
   }
   await run(session, APPLY_SYSCTL, 'applying sysctl settings', {timeoutMs: 60_000, signal})
   outcome.changes.push('applied sysctl settings')
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Provisioning a fleet
+
+/** Connection retries while a fresh machine's sshd comes up: backoff 0.5 s … 5 s, so roughly three minutes. */
+export const WAIT_FOR_SSH_RETRIES = 36
+
+/** The remote commands --print-command shows for this cluster's settings. */
+export function clusterRemoteCommands(cluster: Cluster, sysctl: boolean): {step: string; command: string}[] {
+  const engineInstallUrl = cluster.settings.engine_install ? cluster.settings.engine_install_url : null
+  return remoteCommandsForPrint({engineInstallUrl, sysctl, applySysctl: cluster.driver !== 'local'})
+}
+
+export function provisionContext(cluster: Cluster, tls: ClusterTls,
+  opts: {forceCerts: boolean; sysctl: boolean; verifyTimeoutMs: number; restartSlot?: ProvisionContext['restartSlot']}): ProvisionContext {
+  return {
+    ca: tls.ca,
+    client: {ca: tls.ca.certPem, cert: tls.client.certPem, key: tls.client.keyPem},
+    policy: tlsPolicy(cluster.settings),
+    forceCerts: opts.forceCerts,
+    engineInstall: cluster.settings.engine_install,
+    engineInstallUrl: cluster.settings.engine_install_url,
+    sysctl: opts.sysctl,
+    applySysctl: cluster.driver !== 'local',
+    verifyTimeoutMs: opts.verifyTimeoutMs,
+    restartSlot: opts.restartSlot,
+  }
+}
+
+export interface ProvisionResult extends FleetResult {
+  /** What each finished node reported (changes, notices), by name. */
+  done: {name: string; outcome: NodeOutcome}[]
+}
+
+/**
+ * Provision every endpoint in parallel (connections retried while fresh machines boot). The nodes that failed are kept
+ * in state.json under `record` (the command's name) until a run leaves none.
+ */
+export async function provisionNodes(cluster: Cluster, ssh: SshContext, endpoints: SshEndpoint[], ctx: ProvisionContext,
+  o: {concurrency: number; timeoutMs?: number; verb: string; record: string}, hooks: FleetHooks = {}): Promise<ProvisionResult> {
+  const scope = onInterrupt()
+  let fleet
+  try {
+    fleet = await runTracked(ssh, endpoints, (session, signal) => provisionNode(session, session.endpoint, ctx, signal), {
+      concurrency: o.concurrency, timeoutMs: o.timeoutMs, retries: WAIT_FOR_SSH_RETRIES, jitterMs: Math.min(2000, endpoints.length * 10),
+      signal: scope.signal, label: o.record, outcomes: [o.verb, 'already', 'failed'], outcomeOf: (v) => (v.already ? 'already' : o.verb),
+    }, hooks)
+  } finally {
+    scope.dispose()
+  }
+  const result = fleetResult(o.verb, fleet.rows, {notStarted: fleet.run.notStarted, interrupted: fleet.run.interrupted || scope.interrupted()})
+  cluster.state.update((s) => {
+    if (result.failed.length) s.failures[o.record] = {at: new Date().toISOString(), failed: result.failed}
+    else delete s.failures[o.record]
+  })
+  const done = fleet.run.results.filter((r) => r.ok).map((r) => ({name: r.name, outcome: r.value!}))
+  return {...result, done: done.sort((a, b) => byNaturalName(a.name, b.name))}
 }

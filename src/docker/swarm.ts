@@ -6,10 +6,22 @@
 // body of POST /swarm/join (the Engine API docker's own CLI uses). Only when the node has no curl, or docker's
 // endpoint is not a local unix socket, does the join fall back to `docker swarm join --token "$t"`, which shows the
 // token in the node's process list while it runs; joinNode reports that fallback so the command can say so.
+//
+// The last part holds the operations the swarm commands run (initManager, joinNodes, leaveNodes, runNodeOp): from
+// names to a result for src/ui, with the manager connection, the fleet and the failure record in state.json.
+import {ensureClusterDir, type Cluster} from '../core/config/cluster.js'
+import {Interrupted, PartialFailure, UsageError} from '../core/errors.js'
+import {onInterrupt} from '../core/interrupt.js'
+import {expandPatterns} from '../core/range.js'
 import {registerSecret, redact} from '../core/redact.js'
+import {providerFor} from '../providers/index.js'
+import {formatSeconds, oneLine, stepSignal} from '../ssh/fleet.js'
 import {shellQuote} from '../ssh/quote.js'
-import type {SshSession} from '../ssh/types.js'
+import {activeNodeName, endpointsFor, endpointsFrom} from '../ssh/targets.js'
+import type {SshContext, SshSession} from '../ssh/types.js'
 import type {SshEndpoint} from '../providers/provider.js'
+import {allFailures, byNaturalName, fleetResult, runTracked} from '../ssh/fleet-result.js'
+import type {FleetFailure, FleetHooks, FleetResult, HostOutcome} from '../ssh/fleet-result.js'
 
 /** What belt reads from `docker info`: state, manager?, node ID, advertised address, the managers it knows. */
 export const SWARM_INFO_FORMAT = '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.NodeID}} {{.Swarm.NodeAddr}}{{range .Swarm.RemoteManagers}} {{.NodeID}}={{.Addr}}{{end}}'
@@ -274,11 +286,7 @@ export function matchNode(ep: SshEndpoint, nodes: SwarmNode[]): SwarmNode | null
   return byAddr[0] ?? null
 }
 
-export interface NodeOpResult {
-  name: string
-  outcome: string
-  error?: string
-}
+export type NodeOpResult = HostOutcome
 
 /** Apply one change to many nodes through one manager: one exec that looks first and reports per node. */
 export function nodeOpCommand(op: NodeOp, ids: string[]): string {
@@ -334,4 +342,223 @@ export async function changeNodes(manager: SshSession, op: NodeOp, targets: SshE
   }
   if (matched.length) results.push(...await applyNodeOp(manager, op, matched, signal))
   return results
+}
+
+// ------------------------------------------------------------------------------------------------ operations --
+
+export type Role = 'worker' | 'manager'
+
+export interface ManagerStep {
+  timeoutMs: number
+  /** Ctrl-C. */
+  signal: AbortSignal
+  /** swarm init: the host is becoming the manager, and errors name it alone ("mg0: …" rather than "manager mg0: …"). */
+  first?: boolean
+  /** Said instead of the bare timeout when the work (not the login) runs out of time. */
+  slow?: string
+}
+
+/**
+ * Bounded work on one manager: connect, run, close, all within `timeoutMs` and Ctrl-C. A refusal of the node's swarm
+ * state (SwarmError.conflict) is a usage error; anything else a PartialFailure that names the host.
+ */
+export async function onManager<T>(ssh: SshContext, ep: SshEndpoint, o: ManagerStep,
+  work: (session: SshSession, signal: AbortSignal) => Promise<T>): Promise<T> {
+  const step = stepSignal(o.timeoutMs, o.signal)
+  let session: SshSession | undefined
+  try {
+    try {
+      session = await ssh.connect(ep, {signal: step.signal})
+    } catch (err) {
+      const why = step.timedOut() ? `no SSH login within ${formatSeconds(o.timeoutMs)}` : oneLine(err)
+      throw new PartialFailure(`${o.first ? ep.name : `cannot reach the manager ${ep.name}`}: ${why}`)
+    }
+    try {
+      return await work(session, step.signal)
+    } catch (err) {
+      if (err instanceof SwarmError && err.conflict) throw new UsageError(err.message)
+      throw new PartialFailure(`${o.first ? ep.name : `manager ${ep.name}`}: ${o.slow && step.timedOut() ? o.slow : oneLine(err)}`)
+    }
+  } finally {
+    session?.close()
+    step.dispose()
+  }
+}
+
+export interface InitManagerResult extends InitResult {
+  name: string
+  /** host:port other nodes dial. */
+  address: string
+}
+
+/** swarm init on one node (a node that manages a swarm already is left as it is); it becomes the active node. */
+export async function initManager(cluster: Cluster, ssh: SshContext, ep: SshEndpoint,
+  o: {advertiseAddr?: string; drain: boolean; timeoutMs: number}): Promise<InitManagerResult> {
+  const advertiseAddr = o.advertiseAddr ?? ep.private_ip ?? ep.public_ip ?? ep.host
+  const scope = onInterrupt()
+  let result: InitResult
+  try {
+    const step = {timeoutMs: o.timeoutMs, signal: scope.signal, first: true}
+    result = await onManager(ssh, ep, step, (s, signal) => initSwarm(s, {advertiseAddr, drain: o.drain}, signal))
+  } finally {
+    scope.dispose()
+  }
+  if (scope.interrupted()) throw new Interrupted()
+  ensureClusterDir(cluster)
+  cluster.state.update((s) => { s.active_node = ep.name })
+  return {...result, name: ep.name, address: managerAddress(ep, result.info)}
+}
+
+/** state.json's failure record of swarm join: the nodes still outstanding for one manager and role. */
+const JOIN_RECORD = 'swarm join'
+
+export interface JoinRequest {
+  /** MANAGER then PATTERN... as given; both optional with retryFailed. */
+  args: string[]
+  asManagers: boolean
+  retryFailed: boolean
+}
+
+export interface JoinPlan {
+  /** Null only when there is nothing to do. */
+  manager: string | null
+  role: Role
+  names: string[]
+  /** Why there is nothing to do (--retry-failed with nothing that failed, or none matching), else null. */
+  nothing: string | null
+  managerEp?: SshEndpoint
+  targets: SshEndpoint[]
+  /** The failures of the last join this run continues (same manager and role), kept unless this run retries them. */
+  earlier: FleetFailure[]
+}
+
+/** Who joins which manager, as what: from the arguments, or from the failure record for --retry-failed. */
+export async function planJoin(cluster: Cluster, req: JoinRequest): Promise<JoinPlan> {
+  const record = cluster.state.read().failures[JOIN_RECORD]
+  let manager: string | undefined = req.args[0]
+  const patterns = req.args.slice(1)
+  let role: Role = req.asManagers ? 'manager' : 'worker'
+  let names: string[]
+  const provider = await providerFor(cluster)
+  const none = (nothing: string): JoinPlan => ({manager: manager ?? null, role, names: [], nothing, targets: [], earlier: []})
+  if (req.retryFailed) {
+    const failed = record?.failed.map((f) => f.name) ?? []
+    if (typeof record?.context?.manager === 'string') manager ??= record.context.manager
+    if (failed.length === 0) return none('nothing to retry: the last swarm join left no failures')
+    if (!req.asManagers && record?.context?.role === 'manager') role = 'manager'
+    const wanted = patterns.length ? new Set(expandPatterns(patterns)) : null
+    names = failed.filter((n) => !wanted || wanted.has(n))
+    if (names.length === 0) return none(`none of the nodes that failed last time (${failed.length}) match ${patterns.join(' ')}`)
+  } else {
+    if (!manager) throw new UsageError("which manager? belt swarm join MANAGER 'NODES' (or --retry-failed)")
+    if (patterns.length === 0) throw new UsageError(`which nodes? belt swarm join ${manager} 'node[2:4]'`)
+    names = expandPatterns(patterns, (n, p) => provider.validateName(n, p))
+  }
+  if (!manager) throw new UsageError('which manager? the failure record names none: belt swarm join MANAGER --retry-failed')
+  const [managerEp] = await endpointsFor(cluster, [manager], provider)
+  const targets = await endpointsFor(cluster, names, provider)
+  const same = record?.context?.manager === manager && (record?.context?.role ?? 'worker') === role
+  return {manager, role, names, nothing: null, managerEp, targets, earlier: same ? record?.failed ?? [] : []}
+}
+
+export interface JoinResult extends FleetResult {
+  manager: string
+  /** Set when the manager could not be read: every node failed with this reason and nothing was joined. */
+  managerError: string | null
+  /** Nodes without curl or a local docker socket, joined through `docker swarm join --token`. */
+  viaArgv: string[]
+}
+
+/**
+ * Read the manager once (its state, its managers, the join token), then join every target in parallel: one
+ * connection and one command per node. The record in state.json ends up holding the nodes still outstanding for this
+ * manager and role: this run settles those it attempted and keeps earlier failures it did not touch.
+ */
+export async function joinNodes(cluster: Cluster, ssh: SshContext, plan: JoinPlan, o: {timeoutMs: number; concurrency: number},
+  hooks: FleetHooks = {}): Promise<JoinResult> {
+  const manager = plan.manager!
+  const keep = (failures: FleetFailure[]) => recordJoin(cluster, plan, failures)
+  const scope = onInterrupt()
+  let facts: ManagerFacts
+  try {
+    const slow = `no answer within ${formatSeconds(o.timeoutMs)} while reading its swarm state and ${plan.role} join token (is docker hanging on ${manager}?)`
+    const step = {timeoutMs: o.timeoutMs, signal: scope.signal, slow}
+    facts = await onManager(ssh, plan.managerEp!, step, (s, signal) => readManager(s, plan.role, signal))
+  } catch (err) {
+    scope.dispose()
+    if (err instanceof UsageError) throw err
+    // --json still prints its one document: every node failed for the manager's reason (and is kept for a retry).
+    const reason = oneLine(err)
+    const rows = plan.names.map((name) => ({name, outcome: 'failed', error: reason}))
+    const result = fleetResult('joined', rows, {notStarted: [], interrupted: scope.interrupted()})
+    keep(result.failed)
+    return {...result, manager, managerError: reason, viaArgv: []}
+  }
+  const n = plan.targets.length
+  hooks.notice?.(`joining ${n} node${n === 1 ? '' : 's'} as ${plan.role}${n === 1 ? '' : 's'} to the swarm of ${manager} (${facts.address})`)
+  const viaArgv: string[] = []
+  let fleet
+  try {
+    const join = (s: SshSession, signal: AbortSignal) => joinNode(s, facts, signal, (path) => { if (path === 'argv') viaArgv.push(s.endpoint.name) })
+    fleet = await runTracked(ssh, plan.targets, join, {
+      concurrency: o.concurrency, timeoutMs: o.timeoutMs, retries: 2, jitterMs: Math.min(1000, n * 5), signal: scope.signal,
+      label: 'swarm join', outcomes: ['joined', 'already', 'failed'], outcomeOf: (v) => v,
+    }, hooks)
+  } finally {
+    scope.dispose()
+  }
+  const result = fleetResult('joined', fleet.rows, fleet.run)
+  keep(allFailures(result))
+  return {...result, manager, managerError: null, viaArgv: viaArgv.sort(byNaturalName)}
+}
+
+function recordJoin(cluster: Cluster, plan: JoinPlan, failures: FleetFailure[]): void {
+  const attempted = new Set(plan.names)
+  const remaining = [...plan.earlier.filter((f) => !attempted.has(f.name)), ...failures]
+  ensureClusterDir(cluster)
+  cluster.state.update((s) => {
+    const context = {manager: plan.manager, role: plan.role}
+    if (remaining.length) s.failures[JOIN_RECORD] = {at: new Date().toISOString(), context, failed: remaining}
+    else delete s.failures[JOIN_RECORD]
+  })
+}
+
+/** docker swarm leave on every target, in parallel; a node in no swarm is 'already'. */
+export async function leaveNodes(ssh: SshContext, targets: SshEndpoint[], o: {force: boolean; timeoutMs: number; concurrency: number},
+  hooks: FleetHooks = {}): Promise<FleetResult> {
+  const scope = onInterrupt()
+  try {
+    const {run, rows} = await runTracked(ssh, targets, (s, signal) => leaveNode(s, o.force, signal), {
+      concurrency: o.concurrency, timeoutMs: o.timeoutMs, retries: 2, signal: scope.signal,
+      label: 'swarm leave', outcomes: ['left', 'already', 'failed'], outcomeOf: (v) => v,
+    }, hooks)
+    return fleetResult('left', rows, run)
+  } finally {
+    scope.dispose()
+  }
+}
+
+/** The manager a node change goes through (the active node) and the nodes it changes. */
+export async function nodeOpTargets(cluster: Cluster, patterns: string[]): Promise<{manager: SshEndpoint; targets: SshEndpoint[]}> {
+  const name = activeNodeName(cluster, 'run belt swarm init MANAGER first, or set the manager with: belt active MANAGER')
+  const [manager] = await endpointsFor(cluster, [name])
+  return {manager, targets: await endpointsFrom(cluster, patterns)}
+}
+
+/**
+ * promote / demote / drain / activate through one manager. The manager changes the nodes one after another in one
+ * command, so the default time limit grows with their number.
+ */
+export async function runNodeOp(ssh: SshContext, op: NodeOp, manager: SshEndpoint, targets: SshEndpoint[],
+  o: {timeoutMs?: number}): Promise<FleetResult> {
+  const timeoutMs = o.timeoutMs ?? 120_000 + 1000 * targets.length
+  const scope = onInterrupt()
+  let rows: HostOutcome[]
+  try {
+    rows = await onManager(ssh, manager, {timeoutMs, signal: scope.signal}, (s, signal) => changeNodes(s, op, targets, signal))
+  } finally {
+    scope.dispose()
+  }
+  if (scope.interrupted()) throw new Interrupted()
+  return fleetResult(opVerb(op), rows)
 }

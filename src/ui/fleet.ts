@@ -4,9 +4,12 @@
 //   - otherwise plain lines: every host for small fleets; for big ones failures as they happen plus a progress line
 //     every 10 % or 15 s.
 // Summaries go to stdout: outcome counts with compressed name lists ('w[1:1000],w[1004:2000]') and a failure table.
+//   renderFleet prints a fleet command's result: that summary, or CONTRACT §4's JSON document.
 import {Writable} from 'node:stream'
-import {byName, table} from './output.js'
+import {byName, info, out, printJson, table} from './output.js'
 import {hostKeyWarning, type HostKeyProblem} from '../ssh/session.js'
+import {allFailures, type FleetHooks, type FleetResult} from '../ssh/fleet-result.js'
+import type {HostWriters} from '../ssh/remote-command.js'
 
 export interface FleetRow {
   name: string
@@ -223,4 +226,47 @@ export function printHostKeyWarnings(problems: readonly HostKeyProblem[], stream
     seen.add(key)
     stream.write(hostKeyWarning(p) + '\n')
   }
+}
+
+/** The hooks through which a fleet operation tells this terminal what happens: notices on stderr, live progress. */
+export function fleetHooks(o: {plain?: boolean} = {}): FleetHooks {
+  return {notice: info, progress: (spec) => new FleetProgress({...spec, plain: o.plain})}
+}
+
+/** One host's stdout and stderr on ours, every line prefixed with "name: ". */
+export function prefixedWriters(name: string): HostWriters {
+  const stdout = new LinePrefixer(`${name}: `, process.stdout)
+  const stderr = new LinePrefixer(`${name}: `, process.stderr)
+  return {stdout, stderr, close: async () => { await Promise.all([stdout.close(), stderr.close()]) }}
+}
+
+export interface RenderFleetOptions {
+  json: boolean
+  /** The JSON key of the hosts that changed: "ok" (CONTRACT §4), or swarm join's "joined". */
+  key?: string
+  /** JSON fields before the per-host lists (swarm's "manager") and after them (docker's "results"). */
+  head?: Record<string, unknown>
+  tail?: Record<string, unknown>
+  /** false: stdout carries the hosts' own output, so the failures are listed on stderr instead of a summary table. */
+  table?: boolean
+}
+
+/**
+ * A fleet command's result: with --json one document {ok, already, failed} (hosts Ctrl-C kept from starting are
+ * failures in it); else the summary on stdout (or, with `table: false`, the failures on stderr).
+ */
+export function renderFleet(r: FleetResult, o: RenderFleetOptions): void {
+  const failed = allFailures(r)
+  if (o.json) return printJson({...o.head, [o.key ?? 'ok']: r.ok, already: r.already, failed, ...o.tail})
+  if (o.table === false) {
+    if (failed.length) info(`${failed.length} of ${r.total} node${r.total === 1 ? '' : 's'} failed:`)
+    for (const f of failed) info(`  ${f.name}: ${f.error}`)
+    return
+  }
+  const rows: FleetRow[] = [
+    ...r.ok.map((name) => ({name, outcome: r.verb})),
+    ...r.already.map((name) => ({name, outcome: 'already'})),
+    ...r.failed.map((f) => ({name: f.name, outcome: 'failed', error: f.error})),
+  ]
+  out(fleetSummary(rows, [r.verb, 'already', 'failed'], {notStarted: r.notStarted}))
 }

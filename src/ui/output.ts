@@ -6,6 +6,11 @@ export function out(line = ''): void {
   process.stdout.write(line + '\n')
 }
 
+/** Text for stdout as it is (a file's content that ends with its own newline). */
+export function outText(text: string): void {
+  process.stdout.write(text)
+}
+
 export function info(line: string): void {
   process.stderr.write(line + '\n')
 }
@@ -57,4 +62,10 @@ export function formatMemory(mb: number): string {
 /** Natural order: node2 before node10. */
 export function byName<T extends {name: string}>(a: T, b: T): number {
   return a.name.localeCompare(b.name, 'en', {numeric: true})
+}
+
+/** 'w1,w2,w3,…' cut at about `max` characters on a name boundary: a list of names for one line of text. */
+export function shorten(names: string[], max = 60): string {
+  const s = names.join(',')
+  return s.length <= max ? s : s.slice(0, max - 1).replace(/,[^,]*$/, '') + '…'
 }

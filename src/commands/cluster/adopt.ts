@@ -8,8 +8,7 @@ import {ensureClusterId} from '../../core/config/identity.js'
 import {checkClusterName, findBeltDir} from '../../core/config/store.js'
 import {providerFor} from '../../providers/index.js'
 import type {AdoptResult} from '../../providers/provider.js'
-import {info, out, printJson, warn} from '../../ui/output.js'
-import {shorten} from '../create.js'
+import {info, out, printJson, shorten, warn} from '../../ui/output.js'
 
 export default class ClusterAdopt extends BeltCommand {
   static description = 'Give a cluster made before cluster ids its cluster_id and id-tag exactly the nodes its state.json lists'

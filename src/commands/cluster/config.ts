@@ -1,6 +1,7 @@
 import {BeltCommand} from '../../base-command.js'
 import {readConfigFile} from '../../core/config/store.js'
 import {maskedConfig} from '../../core/config/update.js'
+import {outText} from '../../ui/output.js'
 
 export default class ClusterConfig extends BeltCommand {
   static description = 'Print the cluster\'s config.yml (secrets masked)'
@@ -10,6 +11,6 @@ export default class ClusterConfig extends BeltCommand {
     const {flags} = await this.parse(ClusterConfig)
     const cluster = this.resolveCluster(flags)
     const cfg = readConfigFile(cluster.configPath)
-    process.stdout.write(maskedConfig(cfg.doc, cfg.driver))
+    outText(maskedConfig(cfg.doc, cfg.driver))
   }
 }

@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import {BeltCommand} from '../../base-command.js'
 import {findBeltDir, listClusterNames, readActiveCluster} from '../../core/config/store.js'
 import {loadClusterAt} from '../../core/config/cluster.js'
-import {out, printJson, table} from '../../ui/output.js'
+import {info, out, printJson, table} from '../../ui/output.js'
 
 export default class ClusterLs extends BeltCommand {
   static description = 'List clusters (the active one is marked)'
@@ -21,7 +21,7 @@ export default class ClusterLs extends BeltCommand {
     })
     if (flags.json) return printJson(rows)
     if (rows.length === 0) {
-      process.stderr.write('no clusters yet: belt cluster new NAME --driver digitalocean|ec2|generic|local\n')
+      info('no clusters yet: belt cluster new NAME --driver digitalocean|ec2|generic|local')
       return
     }
     out(table(['CLUSTER', 'ACTIVE', 'DRIVER', '#NODES'], rows.map((r) => [r.name, r.active ? '*' : '', r.driver, r.nodes])))

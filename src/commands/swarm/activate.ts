@@ -1,15 +1,7 @@
-import {BeltCommand} from '../../base-command.js'
-import {nodeOpArgs, nodeOpFlags, runNodeOp} from './promote.js'
+import {NodeOpCommand} from '../../base-command.js'
 
-export default class SwarmActivate extends BeltCommand {
+export default class SwarmActivate extends NodeOpCommand {
   static description = 'Make drained nodes available for tasks again (through the active manager)'
   static examples = ["<%= config.bin %> swarm activate 'w[1:3]'"]
-  static strict = false
-  static args = nodeOpArgs
-  static flags = nodeOpFlags
-
-  async run(): Promise<void> {
-    const {argv, flags} = await this.parse(SwarmActivate)
-    await runNodeOp(this.resolveCluster(flags), 'activate', argv as string[], flags.json, flags.timeout)
-  }
+  protected readonly op = 'activate'
 }

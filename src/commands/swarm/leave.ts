@@ -2,12 +2,9 @@ import {Args, Flags} from '@oclif/core'
 import {BeltCommand} from '../../base-command.js'
 import {Interrupted, PartialFailure} from '../../core/errors.js'
 import {parseDuration} from '../../core/duration.js'
-import {onInterrupt} from '../../core/interrupt.js'
-import {leaveNode} from '../../docker/swarm.js'
-import {createSshContext} from '../../ssh/context.js'
-import {endpointsForPatterns} from '../../ssh/targets.js'
-import {FleetProgress, fleetSummary, printHostKeyWarnings, type FleetRow} from '../../ui/fleet.js'
-import {out, printJson, warn} from '../../ui/output.js'
+import {leaveNodes} from '../../docker/swarm.js'
+import {concurrencyFor, endpointsFrom} from '../../ssh/targets.js'
+import {fleetHooks, renderFleet} from '../../ui/fleet.js'
 
 export default class SwarmLeave extends BeltCommand {
   static description = `Make nodes leave their swarm (runs docker swarm leave on each node, in parallel)
@@ -28,31 +25,11 @@ A node in no swarm is reported as already gone. A manager leaves only with --for
     const {argv, flags} = await this.parse(SwarmLeave)
     const cluster = this.resolveCluster(flags)
     const timeoutMs = parseDuration(flags.timeout, '--timeout')
-    const targets = await endpointsForPatterns(cluster, argv as string[])
-    const ssh = createSshContext(cluster, {onWarning: warn})
-    const progress = new FleetProgress({total: targets.length, outcomes: ['left', 'already', 'failed'], label: 'swarm leave'}).start()
-    const scope = onInterrupt()
-    let run
-    try {
-      run = await ssh.runFleet(targets, (s, signal) => leaveNode(s, flags.force, signal), {
-        concurrency: flags.concurrency ?? Number(cluster.settings.concurrency ?? 100),
-        timeoutMs,
-        retries: 2,
-        signal: scope.signal,
-        onResult: (r) => progress.record(r.name, r.ok ? r.value! : 'failed', r.error),
-      })
-    } finally {
-      scope.dispose()
-      await progress.stop()
-    }
-    printHostKeyWarnings(ssh.hostKeyProblems)
-    const rows: FleetRow[] = run.results.map((r) => ({name: r.name, outcome: r.ok ? r.value! : 'failed', error: r.error}))
-    const pick = (o: string) => rows.filter((r) => r.outcome === o).map((r) => r.name).sort((a, b) => a.localeCompare(b, 'en', {numeric: true}))
-    const failed = rows.filter((r) => r.outcome === 'failed').map((r) => ({name: r.name, error: r.error ?? 'failed'}))
-    failed.push(...run.notStarted.map((n) => ({name: n, error: 'not started (interrupted)'})))
-    if (flags.json) printJson({ok: pick('left'), already: pick('already'), failed})
-    else out(fleetSummary(rows, ['left', 'already', 'failed'], {notStarted: run.notStarted}))
-    if (run.interrupted) throw new Interrupted()
-    if (failed.length) throw new PartialFailure(flags.json ? '' : `${failed.length} of ${targets.length} nodes could not leave`)
+    const targets = await endpointsFrom(cluster, argv as string[])
+    const opts = {force: flags.force, timeoutMs, concurrency: concurrencyFor(cluster, flags.concurrency)}
+    const result = await this.withSsh(cluster, (ssh) => leaveNodes(ssh, targets, opts, fleetHooks()))
+    renderFleet(result, {json: flags.json})
+    if (result.interrupted) throw new Interrupted()
+    if (result.failed.length) throw new PartialFailure(flags.json ? '' : `${result.failed.length} of ${result.total} nodes could not leave`)
   }
 }
