@@ -138,7 +138,10 @@ async function oneApi(
   nodes: number,
   opts: {latencyMs: number; activeAfterMs: number; workDir: string; log: (l: string) => void},
 ): Promise<ApiRun> {
-  const run: ApiRun = {api, nodes, wallS: NaN, createWallS: NaN, waitWallS: NaN, requests: 0, createCalls: 0, listCalls: 0, throttled: 0, peakPerMinute: 0, byCall: {}, created: 0, active: 0, exitCodes: []}
+  const run: ApiRun = {
+    api, nodes, wallS: NaN, createWallS: NaN, waitWallS: NaN, requests: 0, createCalls: 0, listCalls: 0, throttled: 0,
+    peakPerMinute: 0, byCall: {}, created: 0, active: 0, exitCodes: [],
+  }
   const cwd = join(opts.workDir, `api-${api}`)
   mkdirSync(cwd, {recursive: true})
   let fake: Fake

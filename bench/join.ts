@@ -158,7 +158,7 @@ export function tools(ctx: JoinBenchContext): {belt: (c: number) => JoinTool; pe
 }
 
 function q(s: string): string {
-  return /^[A-Za-z0-9_\/.,:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`
+  return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`
 }
 
 export function prepareFiles(ctx: {workDir: string}, ns: number[]): (n: number) => string {

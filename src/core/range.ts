@@ -2,7 +2,7 @@
 // Pure: no I/O. Errors are UsageErrors that name the offending pattern.
 import {UsageError} from './errors.js'
 
-const RANGE = /\[([^\[\]]*)\]/
+const RANGE = /\[([^[\]]*)\]/
 
 /** Expand one token (no commas) into names. */
 export function expandToken(token: string): string[] {

@@ -3,7 +3,7 @@
 const PATTERNS: [RegExp, string][] = [
   [/SWMTKN-[0-9A-Za-z-]+/g, 'SWMTKN-…redacted'],
   [/\bdo([opr])_v1_[0-9a-f]{16,}\b/g, 'do$1_v1_…redacted'],
-  [/(Bearer\s+)[A-Za-z0-9._~+\/=-]+/gi, '$1…redacted'],
+  [/(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi, '$1…redacted'],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[private key redacted]'],
 ]
 

@@ -5,6 +5,7 @@ import {request} from 'node:https'
 import {checkServerIdentity, connect as tlsConnect, type PeerCertificate, type TLSSocket} from 'node:tls'
 import {isIP} from 'node:net'
 import {X509Certificate} from 'node:crypto'
+import {sleep} from '../core/wait.js'
 
 export const DOCKER_TLS_PORT = 2376
 
@@ -102,7 +103,12 @@ function certPem(raw: Buffer): string {
 }
 
 /** One HTTPS request with the client certificate; the server certificate must chain to `tls.ca` and name the host. */
-export function engineRequest(t: EngineTarget, tls: ClientTls, path: string, opts: {timeoutMs?: number; signal?: AbortSignal} = {}): Promise<{status: number; body: string; peer: PeerCertificate}> {
+export function engineRequest(
+  t: EngineTarget,
+  tls: ClientTls,
+  path: string,
+  opts: {timeoutMs?: number; signal?: AbortSignal} = {},
+): Promise<{status: number; body: string; peer: PeerCertificate}> {
   const timeoutMs = opts.timeoutMs ?? 10_000
   return new Promise((resolve, reject) => {
     let settled = false
@@ -175,9 +181,13 @@ export async function checkEngine(t: EngineTarget, tls: ClientTls, opts: {timeou
 }
 
 /** Poll checkEngine until it answers (dockerd is restarting) or the time is up; the last error explains a failure. */
-export async function waitForEngine(t: EngineTarget, tls: ClientTls, opts: {timeoutMs: number; intervalMs?: number; signal?: AbortSignal}): Promise<EngineCheck> {
+export async function waitForEngine(
+  t: EngineTarget,
+  tls: ClientTls,
+  opts: {timeoutMs: number; intervalMs?: number; signal?: AbortSignal},
+): Promise<EngineCheck> {
   const deadline = Date.now() + opts.timeoutMs
-  let last: Error | null = null
+  let last: Error
   for (;;) {
     const left = deadline - Date.now()
     try {
@@ -189,7 +199,7 @@ export async function waitForEngine(t: EngineTarget, tls: ClientTls, opts: {time
     if (Date.now() + (opts.intervalMs ?? 500) >= deadline) {
       throw new EngineError(`dockerd did not answer over TLS within ${seconds(opts.timeoutMs)}: ${last.message}`, last instanceof EngineError ? last.kind : 'tls')
     }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500))
+    await sleep(opts.intervalMs ?? 500, opts.signal)
   }
 }
 
@@ -210,7 +220,11 @@ export interface PresentedCertificate {
  * certificate that is expired, from another CA or for another address. The client certificate is offered so a
  * tlsverify daemon completes the handshake.
  */
-export function readPresentedCertificate(t: EngineTarget, tls: ClientTls, opts: {timeoutMs?: number; signal?: AbortSignal} = {}): Promise<PresentedCertificate> {
+export function readPresentedCertificate(
+  t: EngineTarget,
+  tls: ClientTls,
+  opts: {timeoutMs?: number; signal?: AbortSignal} = {},
+): Promise<PresentedCertificate> {
   const timeoutMs = opts.timeoutMs ?? 10_000
   return new Promise((resolve, reject) => {
     let settled = false

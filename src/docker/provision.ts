@@ -270,7 +270,7 @@ export function cleanDaemonJson(text: string | undefined): {text: string; remove
   try {
     parsed = JSON.parse(text)
   } catch (err) {
-    throw new Error(`${NODE_PATHS.daemonJson} is not valid JSON (${(err as Error).message}); dockerd would not start with it either — fix it and re-run`)
+    throw new Error(`${NODE_PATHS.daemonJson} is not valid JSON (${(err as Error).message}); dockerd would not start with it either — fix it and re-run`, {cause: err})
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${NODE_PATHS.daemonJson} is not a JSON object; fix it and re-run`)
   const obj = parsed as Record<string, unknown>
@@ -325,7 +325,12 @@ function normalizePem(s: string | undefined): string {
   return (s ?? '').replace(/\r/g, '').trim()
 }
 
-async function run(session: SshSession, command: string, what: string, opts: {timeoutMs: number; signal: AbortSignal; maxOutputBytes?: number}): Promise<string> {
+async function run(
+  session: SshSession,
+  command: string,
+  what: string,
+  opts: {timeoutMs: number; signal: AbortSignal; maxOutputBytes?: number},
+): Promise<string> {
   const r = await session.exec(command, {sudo: true, timeoutMs: opts.timeoutMs, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes})
   if (r.code !== 0) {
     const detail = r.stderr.trim().split('\n').filter(Boolean).slice(-2).join(' / ') || (r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`)
@@ -406,7 +411,7 @@ export async function provisionNode(session: SshSession, ep: SshEndpoint, ctx: P
     } catch (err) {
       // Nothing answered at all (filtered, unreachable): the node's files are right and a restart cannot help.
       if (err instanceof EngineError && (err.kind === 'network' || err.kind === 'stopped')) {
-        throw new Error(`the node is configured, but port ${DOCKER_TLS_PORT} cannot be reached from here: ${err.message}; open it to this machine (admin_cidr) and re-run`)
+        throw new Error(`the node is configured, but port ${DOCKER_TLS_PORT} cannot be reached from here: ${err.message}; open it to this machine (admin_cidr) and re-run`, {cause: err})
       }
       restartReason = `dockerd does not answer over TLS (${(err as Error).message})`
     }

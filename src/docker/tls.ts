@@ -179,7 +179,8 @@ class Encoded {
     this.der = Buffer.from(AsnConvert.serialize(value))
     // The header's length comes from the library's own parse; the block writes the same tag and the stored content.
     const parsed = asn1js.fromBER(this.der).result
-    this.block = storedBlock(parsed.idBlock.tagClass, parsed.idBlock.tagNumber, parsed.idBlock.isConstructed, this.der.subarray(parsed.idBlock.blockLength + parsed.lenBlock.blockLength))
+    const content = this.der.subarray(parsed.idBlock.blockLength + parsed.lenBlock.blockLength)
+    this.block = storedBlock(parsed.idBlock.tagClass, parsed.idBlock.tagNumber, parsed.idBlock.isConstructed, content)
   }
 
   toASN(): asn1js.BaseBlock {
@@ -238,7 +239,10 @@ async function buildCertificate(req: CertificateRequest, issuer: Issuer | 'self'
   const fixed = issuer === 'self'
     ? fixedExtensions(req.kind, req.publicKey, ski)
     : cached(issuer, `${req.kind}/${req.publicKey.asymmetricKeyType}`, () => fixedExtensions(req.kind, req.publicKey, issuer.keyId))
-  const extensions: asn.Extension[] = [...fixed.map((e) => e.as<asn.Extension>()), extension(asn.id_ce_subjectKeyIdentifier, false, new asn.SubjectKeyIdentifier(arrayBuffer(ski)))]
+  const extensions: asn.Extension[] = [
+    ...fixed.map((e) => e.as<asn.Extension>()),
+    extension(asn.id_ce_subjectKeyIdentifier, false, new asn.SubjectKeyIdentifier(arrayBuffer(ski))),
+  ]
   if (req.sans?.length) extensions.push(extension(asn.id_ce_subjectAltName, false, new asn.SubjectAlternativeName(req.sans.map(generalName))))
   const serial = randomBytes(16)
   serial[0] = (serial[0] & 0x7f) | 0x01 // positive, and exactly 16 bytes once DER-encoded
@@ -296,7 +300,13 @@ export function loadCertificateAuthority(certPem: string, keyPem: string): Certi
 }
 
 /** A fresh key pair and a server certificate for one node. */
-export async function issueServerCertificate(ca: CertificateAuthority, commonName: string, sans: string[], policy: TlsPolicy, now?: Date): Promise<IssuedCertificate> {
+export async function issueServerCertificate(
+  ca: CertificateAuthority,
+  commonName: string,
+  sans: string[],
+  policy: TlsPolicy,
+  now?: Date,
+): Promise<IssuedCertificate> {
   const pair = await generateKeyPair(policy.keyType)
   const der = await buildCertificate({kind: 'server', commonName, sans, days: policy.certDays, publicKey: pair.publicKey, now}, ca.issuer, ca.key)
   return {certPem: toPem(der), keyPem: privateKeyPem(pair.privateKey)}

@@ -1,7 +1,7 @@
 // Quoting for the remote POSIX shell: what belt sends over SSH is one command line, so every argument that
 // came from the user (docker arguments, names, addresses) is quoted here and nowhere else.
 
-const SAFE = /^[A-Za-z0-9_\/.,:=@%+-]+$/
+const SAFE = /^[A-Za-z0-9_/.,:=@%+-]+$/
 
 /** One argument as the remote shell must see it: unchanged when it is plainly safe, else in single quotes. */
 export function shellQuote(arg: string): string {

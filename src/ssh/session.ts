@@ -4,7 +4,6 @@
 import ssh2 from 'ssh2'
 import {randomBytes} from 'node:crypto'
 import type {Algorithms, AuthenticationType, ClientChannel, ConnectConfig, ParsedKey, PseudoTtyOptions} from 'ssh2'
-import type {Writable, Readable} from 'node:stream'
 import {addressProblem, type SshEndpoint} from '../providers/provider.js'
 import {redact} from '../core/redact.js'
 import {debugLog} from '../core/debug.js'
@@ -146,7 +145,10 @@ export function openSession(endpoint: SshEndpoint, s: SessionSettings, opts: {ti
     const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
       const verdict = s.knownHosts.check(hostKeyHost, endpoint.port, key)
       if (verdict.status === 'match') return verify(true)
-      const base = {name: endpoint.name, host: hostKeyHost, port: endpoint.port, file: s.knownHosts.path, presentedType: keyType(key), presented: fingerprint(key)}
+      const base = {
+        name: endpoint.name, host: hostKeyHost, port: endpoint.port, file: s.knownHosts.path,
+        presentedType: keyType(key), presented: fingerprint(key),
+      }
       if (verdict.status === 'unknown') {
         if (s.strict === 'yes') {
           hostKeyProblem = {...base, known: [], reason: 'unknown'}

@@ -144,6 +144,7 @@ function andList(items: string[]): string {
 function lines(err: unknown): string[] {
   const msg = err instanceof Error ? err.message : String(err)
   return msg
+    // eslint-disable-next-line no-control-regex -- ANSI colour codes start with ESC; stripping them is the point
     .replace(/\u001b\[[0-9;]*m/g, '')
     .split('\n')
     .map((l) => l.trim())

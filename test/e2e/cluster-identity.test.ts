@@ -260,6 +260,7 @@ test('cluster rm asks the cloud, not state.json: refuses while droplets carry th
 
   // --force removes the folder without asking the cloud (even without a token).
   r = await p.run(['cluster', 'new', 'c2', '--driver', 'digitalocean'])
+  assert.equal(r.code, 0, r.stderr)
   r = await p.run(['--cluster', 'c2', 'create', '1gb', 'v1'])
   assert.equal(r.code, 0, r.stderr)
   r = await p.run(['cluster', 'rm', 'c2'])

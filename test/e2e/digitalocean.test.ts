@@ -251,7 +251,8 @@ test('cloud firewall: created with the swarm rules, updated on admin_cidr change
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stderr, new RegExp(`created cloud firewall ${fwName}`))
   assert.equal(fake.firewalls.size, 1)
-  const fw = [...fake.firewalls.values()][0] as {name: string; tags: string[]; inbound_rules: {protocol: string; ports: string; sources: {addresses?: string[]; tags?: string[]}}[]; outbound_rules: unknown[]}
+  type Rule = {protocol: string; ports: string; sources: {addresses?: string[]; tags?: string[]}}
+  const fw = [...fake.firewalls.values()][0] as {name: string; tags: string[]; inbound_rules: Rule[]; outbound_rules: unknown[]}
   assert.equal(fw.name, fwName)
   assert.deepEqual(fw.tags, [idTag])
   const inbound = fw.inbound_rules.map((x) => `${x.ports}/${x.protocol} ${(x.sources.addresses ?? x.sources.tags ?? []).join(',')}`).sort()

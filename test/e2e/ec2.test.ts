@@ -249,7 +249,8 @@ test('stopped instances are `off` in ls and status, end to end; started again th
   await until(() => fake.live().filter((i) => fake.state(i) === 'stopped').length === 2, 'p1, p2 stopped')
   r = await run(['ls', '--json'])
   assert.equal(r.code, 0, r.stderr)
-  assert.deepEqual(JSON.parse(r.stdout).map((n: {name: string; status: string; provider_status: string; public_ip: string | null}) => [n.name, n.status, n.provider_status, n.public_ip === null]),
+  type Listed = {name: string; status: string; provider_status: string; public_ip: string | null}
+  assert.deepEqual(JSON.parse(r.stdout).map((n: Listed) => [n.name, n.status, n.provider_status, n.public_ip === null]),
     [['p1', 'off', 'stopped', true], ['p2', 'off', 'stopped', true], ['p3', 'active', 'running', false]])
   r = await run(['status', '--json'])
   assert.deepEqual(JSON.parse(r.stdout).counts, {active: 1, off: 2})

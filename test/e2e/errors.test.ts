@@ -153,7 +153,7 @@ test('node names are host names: refused before any API call, also after --', as
   })
   const env = {DIGITALOCEAN_ACCESS_TOKEN: fake.token, DIGITALOCEAN_API_URL: url}
   const run = (...args: string[]) => belt(args, {cwd: dir, env})
-  let r = await run('cluster', 'new', 'names', '--driver', 'digitalocean')
+  const r = await run('cluster', 'new', 'names', '--driver', 'digitalocean')
   assert.equal(r.code, 0, r.stderr)
   const long = 'x'.repeat(64)
   const cases: [string[], RegExp][] = [
@@ -199,7 +199,7 @@ test('configuration mistakes exit 2 naming the file', async (t) => {
   const {dir, cleanup} = scratchDir('belt-errors-')
   t.after(cleanup)
   const run = (args: string[], env: Record<string, string> = {}, cwd = dir) => belt(args, {cwd, env})
-  let r = await run(['cluster', 'new', 'lab', '--driver', 'local', 'subnet=10.214.52.0/24'])
+  const r = await run(['cluster', 'new', 'lab', '--driver', 'local', 'subnet=10.214.52.0/24'])
   assert.equal(r.code, 0, r.stderr)
   const cfgPath = join(dir, '.belt', 'lab', 'config.yml')
 

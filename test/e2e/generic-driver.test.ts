@@ -8,7 +8,7 @@ import {execFile} from 'node:child_process'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {belt, cleanEnv, scratchDir, type RunResult} from '../lib/cli.js'
-import {loadClusterAt} from '../../src/core/config/cluster.js'
+import {loadClusterAt, type Cluster} from '../../src/core/config/cluster.js'
 import {GenericProvider} from '../../src/providers/generic/index.js'
 import {skipUnless} from '../lib/tools.js'
 
@@ -117,7 +117,7 @@ generic:
   assert.deepEqual((JSON.parse(r.stdout) as Node[]).map((n) => [n.name, n.status]), [['g1', 'active'], ['g2', 'active'], ['g4', 'unreachable'], ['g5', 'active']])
 
   // --- endpoints: per-host user, port and key, as the SSH core receives them --------------------------------
-  const provider = new GenericProvider(loadClusterAt('gen', join(dir, '.belt', 'gen'), configPath))
+  const provider = new GenericProvider(loadClusterAt('gen', join(dir, '.belt', 'gen'), configPath) as Cluster<'generic'>)
   const eps = await provider.endpoints(['g1', 'g2', 'g4', 'nosuch'])
   assert.deepEqual(eps.missing, ['nosuch'])
   const ep = Object.fromEntries(eps.found.map((e) => [e.name, e]))

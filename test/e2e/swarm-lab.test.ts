@@ -180,6 +180,7 @@ test('on a terminal, progress is one live line', {skip}, async () => {
   const r = spawnSync('script', ['-qec', `stty cols 100 rows 30; ${process.execPath} ${BELT} swarm join n0 's[0:${SPARE - 1}]'`, '/dev/null'], {cwd, env: cleanEnv(), encoding: 'utf8', timeout: 60_000})
   transcript.push(r.stdout)
   assert.equal(r.status, 0, r.stdout)
+  // eslint-disable-next-line no-control-regex -- looking for ESC is the point
   assert.match(r.stdout, /\u001b\[/, 'terminal control sequences')
   assert.match(r.stdout, /swarm join: joined 0\/20 · already 20 · \d+ s/)
   assert.doesNotMatch(r.stdout, /^s\d+: already/m, 'no per-node lines on a terminal')

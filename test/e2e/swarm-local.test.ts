@@ -5,7 +5,7 @@
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, copyFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, copyFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {belt, scratchDir, type RunResult} from '../lib/cli.js'
 import {have, skipUnless} from '../lib/tools.js'

@@ -137,7 +137,7 @@ export interface RequestRecord {
 export const REGIONS = ['nyc1', 'nyc3', 'sfo3', 'ams3', 'sgp1', 'lon1', 'fra1', 'tor1', 'blr1', 'syd1']
 const ALL = REGIONS
 const IMAGES = ['docker-20-04', 'ubuntu-22-04-x64', 'ubuntu-24-04-x64', 'debian-12-x64']
-const NAME_RULE = /^[a-zA-Z0-9]?[a-z0-9A-Z.\-]*[a-z0-9A-Z]$/
+const NAME_RULE = /^[a-zA-Z0-9]?[a-z0-9A-Z.-]*[a-z0-9A-Z]$/
 const TAG_RULE = /^[a-zA-Z0-9_:-]{1,255}$/
 const FIREWALL_NAME = /^[a-zA-Z0-9][a-zA-Z0-9.-]{0,254}$/
 
@@ -523,7 +523,15 @@ export class FakeDigitalOcean {
     return [202, {droplets: made.filter((d) => !omit?.(d.name)).map((d) => this.view(d)), links: {actions}}]
   }
 
-  private makeDroplet(name: string, sz: FakeSize, region: string, image: string | number, tags: string[], sshKeys: (string | number)[], userData?: string): FakeDroplet {
+  private makeDroplet(
+    name: string,
+    sz: FakeSize,
+    region: string,
+    image: string | number,
+    tags: string[],
+    sshKeys: (string | number)[],
+    userData?: string,
+  ): FakeDroplet {
     const n = this.nextAddr++
     const d: FakeDroplet = {
       id: this.nextId++, name, status: 'new', createdAt: Date.now(), size: sz, region, image, tags: [...tags], sshKeys, userData,

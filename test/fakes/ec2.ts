@@ -450,7 +450,9 @@ export class Ec2Fake {
       if (!i || !visible(i)) throw new ApiError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`)
     }
     const filters = filtersOf(p)
-    let all = [...this.instances.values()].filter((i) => visible(i) && (ids.length === 0 || ids.includes(i.instanceId)) && filters.every((f) => this.instanceMatches(i, f)))
+    const wanted = new Set(ids)
+    let all = [...this.instances.values()]
+      .filter((i) => visible(i) && (wanted.size === 0 || wanted.has(i.instanceId)) && filters.every((f) => this.instanceMatches(i, f)))
     const start = pageStart(p.get('NextToken'))
     let next = ''
     const page = Math.min(maxResults ?? Infinity, this.pageLimit || Infinity)

@@ -7,7 +7,7 @@ import {scratchDir} from '../lib/cli.js'
 import {UsageError} from '../../src/core/errors.js'
 import {applyAssignments, maskedConfig, parseAssignment} from '../../src/core/config/update.js'
 import {parseConfigText} from '../../src/core/config/store.js'
-import {resolveCluster} from '../../src/core/config/cluster.js'
+import {resolveCluster, type Cluster} from '../../src/core/config/cluster.js'
 import {StateStore} from '../../src/core/config/state.js'
 import {parseDuration} from '../../src/core/duration.js'
 import {redact, registerSecret} from '../../src/core/redact.js'
@@ -92,7 +92,7 @@ test('cluster precedence: --config > --cluster/BELT_CLUSTER > active > .belt.yml
   assert.throws(() => resolveCluster({cwd: dir, env, cluster: 'Bad/Name'}), usage(/invalid cluster name 'Bad\/Name'/))
   // settings merge defaults under the block
   assert.equal(resolveCluster({cwd: dir, env}).settings.concurrency, 100)
-  assert.equal(resolveCluster({cwd: dir, env}).settings.subnet, '10.213.1.0/24')
+  assert.equal((resolveCluster({cwd: dir, env}) as Cluster<'local'>).settings.subnet, '10.213.1.0/24')
 })
 
 test('state writes replace the file whole (write beside it, then rename: a new inode each time) and leave no temp files', (t) => {

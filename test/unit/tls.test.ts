@@ -32,6 +32,7 @@ import {
 } from '../../src/docker/tls.js'
 import {UsageError} from '../../src/core/errors.js'
 import type {Cluster} from '../../src/core/config/cluster.js'
+import {resolveSettings} from '../../src/core/config/schema.js'
 import {StateStore} from '../../src/core/config/state.js'
 import {skipUnless} from '../lib/tools.js'
 
@@ -242,7 +243,7 @@ test('the stock docker CLI (Go TLS) accepts the CA, the server certificate and p
   let sawClient = ''
   // An HTTPS server answering like dockerd, demanding a client certificate from our CA.
   const srv = createHttpsServer({cert: server.certPem, key: server.keyPem, ca: tls.ca.certPem, requestCert: true, rejectUnauthorized: true}, (req, res) => {
-    sawClient = (req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? ''
+    sawClient = String((req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? '')
     res.setHeader('Content-Type', 'application/json')
     res.setHeader('Api-Version', '1.41')
     if (req.url?.endsWith('/_ping')) return res.end('OK')
@@ -264,7 +265,7 @@ test('the stock docker CLI (Go TLS) accepts the CA, the server certificate and p
 function scratchCluster(): Cluster {
   const root = mkdtempSync(join(tmpdir(), 'belt-tls-cluster-'))
   const dir = join(root, '.belt', 't')
-  return {name: 't', dir, configPath: join(dir, 'config.yml'), driver: 'local', settings: {}, block: {}, state: new StateStore(dir)}
+  return {name: 't', dir, configPath: join(dir, 'config.yml'), driver: 'local', id: null, settings: resolveSettings('local', {}), block: {}, state: new StateStore(dir)}
 }
 
 test('cluster certs folder: created once, keys 0600, reused, client reissued on request', async (t) => {

@@ -85,9 +85,8 @@ type ValueOf<S> = S extends {type: 'int'}
           : S extends {values: readonly (infer V)[]}
             ? V
             : string
-type SettingsOf<K> = {
-  -readonly [k in keyof K]: K[k] extends {default: unknown} ? ValueOf<K[k]> : ValueOf<K[k]> | undefined
-}
+type Defaulted<K> = {[k in keyof K]: K[k] extends {default: unknown} ? k : never}[keyof K]
+type SettingsOf<K> = {-readonly [k in Defaulted<K>]: ValueOf<K[k]>} & {-readonly [k in Exclude<keyof K, Defaulted<K>>]?: ValueOf<K[k]>}
 type KeysOf<D extends Driver> = Omit<typeof COMMON_KEYS, keyof (typeof DRIVER_KEYS)[D]> & (typeof DRIVER_KEYS)[D]
 /** A driver's resolved settings: defaults merged with the driver block, typed by the schema (cluster.ts makes them). */
 export type Settings<D extends Driver = Driver> = D extends Driver ? SettingsOf<KeysOf<D>> : never

@@ -102,7 +102,7 @@ export function orphanNotes(ownRoot: string): string[] {
   for (const d of readdirSync(LOCAL_ROOT, {withFileTypes: true})) {
     const root = `${LOCAL_ROOT}/${d.name}`
     if (!d.isDirectory() || root === ownRoot) continue
-    let info: {cluster?: string; cluster_dir?: string} = {}
+    let info: {cluster?: string; cluster_dir?: string}
     try {
       info = JSON.parse(readFileSync(`${root}/cluster.json`, 'utf8'))
     } catch {

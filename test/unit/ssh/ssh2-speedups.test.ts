@@ -53,7 +53,7 @@ function announceHostKeys(conn: Connection): void {
   name.copy(packet, (p += 4))
   packet[(p += name.length)] = 0
   packet.writeUInt32BE(hostPublic.length, ++p)
-  hostPublic.copy(packet, (p += 4))
+  hostPublic.copy(packet, p + 4)
   sendPacket(proto, w.finalize(packet))
 }
 
