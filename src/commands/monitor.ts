@@ -18,7 +18,11 @@ function shown(path: string): string {
 export default class Monitor extends BeltCommand {
   static description = `Deploy the monitoring stack on the swarm: node-exporter on every node, Prometheus and Grafana on a manager
 
-belt writes the stack file to .belt/<cluster>/monitor/stack.yml (meant to be versioned, with the Prometheus and Grafana files beside it) and runs docker stack deploy on the active node. Prometheus finds the nodes through the swarm (dockerswarm_sd_configs), so nodes that join later are scraped without running belt again. Grafana has the Prometheus data source and a swarm dashboard (nodes up, CPU, memory, load, network per node); its admin password is generated once into a 0600 file whose path is printed. Images: monitor_images in config.yml. Safe to re-run.
+belt writes the stack file to .belt/<cluster>/monitor/stack.yml (meant to be versioned, with the Prometheus and \
+Grafana files beside it) and runs docker stack deploy on the active node. Prometheus finds the nodes through the swarm \
+(dockerswarm_sd_configs), so nodes that join later are scraped without running belt again. Grafana has the Prometheus \
+data source and a swarm dashboard (nodes up, CPU, memory, load, network per node); its admin password is generated \
+once into a 0600 file whose path is printed. Images: monitor_images in config.yml. Safe to re-run.
 The cloud firewall does not open Grafana's port: --forward tunnels it to 127.0.0.1 over SSH until Ctrl-C.`
 
   static examples = [
@@ -30,11 +34,19 @@ The cloud firewall does not open Grafana's port: --forward tunnels it to 127.0.0
   ]
 
   static flags = {
-    forward: Flags.boolean({description: 'then forward 127.0.0.1:PORT to Grafana over SSH and print the URL (Ctrl-C stops)', exclusive: ['down', 'json']}),
+    forward: Flags.boolean({
+      description: 'then forward 127.0.0.1:PORT to Grafana over SSH and print the URL (Ctrl-C stops)',
+      exclusive: ['down', 'json'],
+    }),
     port: Flags.integer({description: 'local port of --forward', default: 3000, min: 0, max: 65535}),
     down: Flags.boolean({description: 'remove the stack from the swarm (the files in .belt/<cluster>/monitor/ stay)'}),
-    json: Flags.boolean({description: 'print JSON: {"stack", "manager", "stack_file", "password_file", "images"}; with --down {"stack", "manager", "removed"}'}),
-    timeout: Flags.string({description: 'time limit for the connection, the deploy (and with --forward, Grafana starting) together', default: '5m'}),
+    json: Flags.boolean({
+      description: 'print JSON: {"stack", "manager", "stack_file", "password_file", "images"}; with --down {"stack", "manager", "removed"}',
+    }),
+    timeout: Flags.string({
+      description: 'time limit for the connection, the deploy (and with --forward, Grafana starting) together',
+      default: '5m',
+    }),
     'print-command': Flags.boolean({description: 'print the remote commands and run nothing'}),
   }
 
@@ -44,7 +56,9 @@ The cloud firewall does not open Grafana's port: --forward tunnels it to 127.0.0
       out(flags.down ? removeCommand() : [
         '# on the manager: a private folder for the stack files (uploaded over SFTP), then the deploy, which removes it',
         STAGE_COMMAND, '', deployCommand('/tmp/belt-monitor.XXXXXXXX', ['CONFIG-NAMES']),
-        ...(flags.forward ? ['', '# where Grafana runs (then 127.0.0.1:PORT is forwarded to its port 3000 on that node)', GRAFANA_TASK_COMMAND] : []),
+        ...(flags.forward
+          ? ['', '# where Grafana runs (then 127.0.0.1:PORT is forwarded to its port 3000 on that node)', GRAFANA_TASK_COMMAND]
+          : []),
       ].join('\n'))
       return
     }
@@ -58,7 +72,7 @@ The cloud firewall does not open Grafana's port: --forward tunnels it to 127.0.0
     if (flags.down) {
       const r = await removeMonitor(cluster, common)
       if (flags.json) printJson({stack: r.stack, manager: r.manager, removed: r.outcome === 'removed'})
-      else out(r.outcome === 'removed' ? `stack ${r.stack} removed from the swarm (through ${r.manager})` : `no stack ${r.stack} on the swarm (through ${r.manager})`)
+      else out(`${r.outcome === 'removed' ? `stack ${r.stack} removed from` : `no stack ${r.stack} on`} the swarm (through ${r.manager})`)
       return
     }
 
@@ -83,6 +97,7 @@ The cloud firewall does not open Grafana's port: --forward tunnels it to 127.0.0
     out(`stack ${r.stack} deployed through ${r.manager}: node-exporter (every node), prometheus, grafana (on a manager)`)
     out(`stack file: ${shown(r.paths.stackFile)}`)
     out(`Grafana admin password: ${shown(r.paths.passwordFile)} (user ${GRAFANA_USER}${r.passwordCreated ? ', made now' : ''})`)
-    info(`see it: belt monitor --forward, then open http://127.0.0.1:3000/ (docker service ls --filter label=com.docker.stack.namespace=${STACK_NAME} shows the services)`)
+    info(`see it: belt monitor --forward, then open http://127.0.0.1:3000/ ` +
+      `(docker service ls --filter label=com.docker.stack.namespace=${STACK_NAME} shows the services)`)
   }
 }

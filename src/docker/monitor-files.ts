@@ -49,7 +49,12 @@ export function prometheusConfig(): string {
         job_name: 'node',
         dockerswarm_sd_configs: [{host: 'unix:///var/run/docker.sock', role: 'nodes', refresh_interval: '30s'}],
         relabel_configs: [
-          {source_labels: ['__meta_dockerswarm_node_address'], regex: '(.+)', target_label: '__address__', replacement: `$1:${NODE_EXPORTER_PORT}`},
+          {
+            source_labels: ['__meta_dockerswarm_node_address'],
+            regex: '(.+)',
+            target_label: '__address__',
+            replacement: `$1:${NODE_EXPORTER_PORT}`,
+          },
           // Docker sometimes reports a manager's address as 0.0.0.0: its raft address names the host then.
           {
             source_labels: ['__meta_dockerswarm_node_address', '__meta_dockerswarm_node_manager_address'],
@@ -123,10 +128,16 @@ function panel(id: number, p: Panel): Record<string, unknown> {
     datasource: DS,
     gridPos: {h: p.h, w: p.w, x: p.x, y: p.y},
     targets: [{refId: 'A', datasource: DS, expr: p.expr, legendFormat: p.legend ?? '', ...(p.type === 'stat' ? {instant: true} : {})}],
-    fieldConfig: {defaults: {unit: p.unit ?? 'short', ...(p.type === 'timeseries' ? {custom: {fillOpacity: 0, showPoints: 'never'}} : {})}, overrides: []},
+    fieldConfig: {
+      defaults: {unit: p.unit ?? 'short', ...(p.type === 'timeseries' ? {custom: {fillOpacity: 0, showPoints: 'never'}} : {})},
+      overrides: [],
+    },
     options: p.type === 'stat'
       ? {reduceOptions: {calcs: ['lastNotNull'], fields: '', values: false}, colorMode: 'value', graphMode: 'none', textMode: 'auto'}
-      : {legend: {displayMode: 'table', placement: 'right', calcs: ['lastNotNull', 'max'], showLegend: true}, tooltip: {mode: 'multi', sort: 'desc'}},
+      : {
+        legend: {displayMode: 'table', placement: 'right', calcs: ['lastNotNull', 'max'], showLegend: true},
+        tooltip: {mode: 'multi', sort: 'desc'},
+      },
   }
 }
 
@@ -201,7 +212,8 @@ export function renderStack(clusterName: string, images: MonitorImages): Rendere
     {name: 'grafana-dashboards.yml', content: grafanaDashboardProvider()},
     {name: 'swarm-dashboard.json', content: JSON.stringify(swarmDashboard(), null, 2) + '\n'},
   ]
-  const config = (key: string, file: string) => [key, {name: contentName(key, files.find((f) => f.name === file)!.content), file: `./${file}`}] as const
+  const config = (key: string, file: string) =>
+    [key, {name: contentName(key, files.find((f) => f.name === file)!.content), file: `./${file}`}] as const
   const configs = Object.fromEntries([
     config('prometheus', 'prometheus.yml'),
     config('grafana-datasource', 'grafana-datasource.yml'),

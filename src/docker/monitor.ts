@@ -77,7 +77,11 @@ export function writeMonitorFiles(cluster: Cluster, images: MonitorImages): Writ
   const [stack, ...others] = [...rendered.files].reverse()
   return {
     paths,
-    upload: [...others.reverse().map((f) => ({...f, mode: 0o644})), {name: PASSWORD_FILE, content: password, mode: 0o600}, {...stack, mode: 0o644}],
+    upload: [
+      ...others.reverse().map((f) => ({...f, mode: 0o644})),
+      {name: PASSWORD_FILE, content: password, mode: 0o600},
+      {...stack, mode: 0o644},
+    ],
     configNames: rendered.configNames,
     passwordCreated,
   }
@@ -115,7 +119,7 @@ export function removeCommand(): string {
   const label = `label=com.docker.stack.namespace=${STACK_NAME}`
   return [
     ...MANAGER_CHECK,
-    `left() { echo "$(docker service ls -q --filter ${label})$(docker network ls -q --filter ${label})$(docker config ls -q --filter ${label})$(docker secret ls -q --filter ${label})"; }`,
+    `left() { for x in service network config secret; do docker $x ls -q --filter ${label}; done; }`,
     `[ -n "$(left)" ] || { echo "belt-monitor: already"; exit 0; }`,
     `docker stack rm ${STACK_NAME} >/dev/null || exit $?`,
     `n=0`,
@@ -129,7 +133,8 @@ export function removeCommand(): string {
 }
 
 /** Where Grafana's task runs (hostname), its state and docker's error for it, one task per line. */
-export const GRAFANA_TASK_COMMAND = `docker service ps ${STACK_NAME}_grafana --filter desired-state=running --format '{{.Node}}\t{{.CurrentState}}\t{{.Error}}'`
+export const GRAFANA_TASK_COMMAND =
+  `docker service ps ${STACK_NAME}_grafana --filter desired-state=running --format '{{.Node}}\t{{.CurrentState}}\t{{.Error}}'`
 
 function conflict(session: SshSession, out: string): void {
   const m = /belt-monitor: not-manager (.*)/.exec(out)
@@ -205,7 +210,8 @@ async function connectTo(ssh: BeltSshContext, ep: SshEndpoint, signal: AbortSign
   try {
     return await ssh.connect(ep, {signal})
   } catch (err) {
-    throw new PartialFailure(`cannot reach ${what}${ep.name}: ${signal.aborted ? `no SSH login within ${formatSeconds(timeoutMs)}` : oneLine(err)}`)
+    const why = signal.aborted ? `no SSH login within ${formatSeconds(timeoutMs)}` : oneLine(err)
+    throw new PartialFailure(`cannot reach ${what}${ep.name}: ${why}`)
   }
 }
 
@@ -304,10 +310,13 @@ export async function removeMonitor(cluster: Cluster, o: MonitorOptions): Promis
 /** Grafana's node once its task runs (a fresh deploy may still be starting it); bounded by the run's timeout. */
 async function waitForGrafana(session: SshSession, signal: AbortSignal, timeoutMs: number): Promise<string> {
   const running = (tasks: GrafanaTask[]) => tasks.find((t) => /^running\b/i.test(t.state))
-  const r = await poll((s) => grafanaTasks(session, s), {done: (t) => Boolean(running(t)), timeoutMs, signal, intervalMs: 1000, growth: 1.5, maxIntervalMs: 5000})
+  const r = await poll((s) => grafanaTasks(session, s), {
+    done: (t) => Boolean(running(t)), timeoutMs, signal, intervalMs: 1000, growth: 1.5, maxIntervalMs: 5000,
+  })
   if (r.reached) return running(r.last!)!.node
   const seen = (r.last ?? []).map((t) => `${t.node}: ${t.state}${t.error ? ` (${t.error})` : ''}`).join('; ')
-  throw new PartialFailure(`Grafana is not running after ${formatSeconds(timeoutMs)}${seen ? `: ${seen}` : ' (no task yet)'}; see: belt docker service ps ${STACK_NAME}_grafana --no-trunc`)
+  throw new PartialFailure(`Grafana is not running after ${formatSeconds(timeoutMs)}${seen ? `: ${seen}` : ' (no task yet)'}; ` +
+    `see: belt docker service ps ${STACK_NAME}_grafana --no-trunc`)
 }
 
 async function forward(session: SshSession, o: ForwardOptions, interrupt: AbortSignal): Promise<'closed' | 'connection-lost'> {
