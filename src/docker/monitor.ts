@@ -225,7 +225,7 @@ export interface MonitorOptions {
   onHostKeyProblems?: (ssh: BeltSshContext) => void
 }
 
-export interface ForwardOptions {
+export interface GrafanaForward {
   localPort: number
   /** Told once the local port listens: the URL and where Grafana runs. */
   onForwarding: (f: {url: string; node: string; port: number}) => void
@@ -256,7 +256,7 @@ function failure(err: unknown, where: string, interrupted: boolean, what: string
 }
 
 /** Write the files, deploy them through the manager, and with `forward` tunnel to Grafana until Ctrl-C. */
-export async function deployMonitor(cluster: Cluster, o: MonitorOptions & {forward?: ForwardOptions}): Promise<DeployResult> {
+export async function deployMonitor(cluster: Cluster, o: MonitorOptions & {forward?: GrafanaForward}): Promise<DeployResult> {
   const managerEp = await managerEndpoint(cluster)
   const images = monitorImages(cluster)
   const files = writeMonitorFiles(cluster, images)
@@ -319,7 +319,7 @@ async function waitForGrafana(session: SshSession, signal: AbortSignal, timeoutM
     `see: belt docker service ps ${STACK_NAME}_grafana --no-trunc`)
 }
 
-async function forward(session: SshSession, o: ForwardOptions, interrupt: AbortSignal): Promise<'closed' | 'connection-lost'> {
+async function forward(session: SshSession, o: GrafanaForward, interrupt: AbortSignal): Promise<'closed' | 'connection-lost'> {
   let f
   try {
     f = await forwardLocalPort(session, {localPort: o.localPort, remoteHost: '127.0.0.1', remotePort: GRAFANA_PORT})
