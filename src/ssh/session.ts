@@ -4,6 +4,7 @@
 import ssh2 from 'ssh2'
 import {randomBytes} from 'node:crypto'
 import type {Algorithms, AuthenticationType, ClientChannel, ConnectConfig, ParsedKey, PseudoTtyOptions} from 'ssh2'
+import type {Duplex} from 'node:stream'
 import {addressProblem, type SshEndpoint} from '../providers/provider.js'
 import {redact} from '../core/redact.js'
 import {debugLog} from '../core/debug.js'
@@ -267,10 +268,12 @@ interface ExitStatus {
 }
 
 export class Session implements SshSession {
-  private closed = false
+  private ended = false
+  readonly closed: Promise<void>
   constructor(readonly endpoint: SshEndpoint, private readonly client: InstanceType<typeof ssh2.Client>, private readonly s: SessionSettings) {
     // Errors after login (connection lost) surface through the running command's channel.
     client.on('error', (err) => debug('%s: %s', endpoint.name, err.message))
+    this.closed = new Promise((resolve) => client.once('close', () => resolve()))
   }
 
   private get where(): string {
@@ -433,9 +436,21 @@ export class Session implements SshSession {
     return this.sftpChannel
   }
 
+  forwardOut(host: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const fail = (message: string) => reject(new SshExecError(`${this.endpoint.name} could not connect to ${host}:${port} for us: ${redact(message)}`, false))
+      try {
+        // The origin address is only informative to the server (sshd logs it); OpenSSH sends the local end's.
+        this.client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => (err ? fail(err.message) : resolve(ch)))
+      } catch (err) {
+        fail((err as Error).message)
+      }
+    })
+  }
+
   close(): void {
-    if (this.closed) return
-    this.closed = true
+    if (this.ended) return
+    this.ended = true
     this.client.end()
   }
 }

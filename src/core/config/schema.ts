@@ -33,6 +33,11 @@ export const COMMON_KEYS = {
   tls_san: {type: 'list', default: []},
   tls_ca_days: {type: 'int', min: 1, max: 36500, default: 3650},
   tls_cert_days: {type: 'int', min: 1, max: 36500, default: 730},
+  // The `belt monitor` stack's images, pinned; a map written in config.yml replaces only the images it names.
+  monitor_images: {
+    type: 'map',
+    default: {prometheus: 'prom/prometheus:v2.53.2', node_exporter: 'prom/node-exporter:v1.8.2', grafana: 'grafana/grafana:11.2.0'},
+  },
 } as const satisfies Record<string, KeySpec>
 
 export const DRIVER_KEYS = {
@@ -99,7 +104,9 @@ export type LocalSettings = Settings<'local'>
 export function defaultsFor(driver: Driver): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [k, spec] of Object.entries(keysFor(driver))) {
-    if ('default' in spec) out[k] = Array.isArray(spec.default) ? [...spec.default] : spec.default
+    if (!('default' in spec)) continue
+    const d = spec.default
+    out[k] = Array.isArray(d) ? [...d] : d && typeof d === 'object' ? {...d} : d
   }
   return out
 }
@@ -188,6 +195,17 @@ export function validateBlock(driver: Driver, block: Record<string, unknown>, wh
   for (const [k, v] of Object.entries(block)) checkValue(driver, k, v, where)
   if (Array.isArray(block.tags)) for (const t of block.tags) checkUserTag(String(t), `${where}: tags`)
   if (driver === 'generic' && block.hosts) validateGenericHosts(block.hosts as Record<string, unknown>, where)
+  if (block.monitor_images) validateMonitorImages(block.monitor_images as Record<string, unknown>, where)
+}
+
+function validateMonitorImages(images: Record<string, unknown>, where: string): void {
+  const names = Object.keys(COMMON_KEYS.monitor_images.default)
+  for (const [name, image] of Object.entries(images)) {
+    if (!names.includes(name)) throw new UsageError(`${where}: unknown key 'monitor_images.${name}'; valid keys: ${names.join(', ')}`)
+    if (typeof image !== 'string' || !/^[^\s]+$/.test(image)) {
+      throw new UsageError(`${where}: 'monitor_images.${name}' must be an image reference such as ${COMMON_KEYS.monitor_images.default[name as 'grafana']}, got ${JSON.stringify(image)}`)
+    }
+  }
 }
 
 const HOST_KEYS = ['address', 'private_address', 'user', 'port', 'ssh_key']

@@ -12,11 +12,16 @@ import {withFileLockSync} from './lock.js'
 export const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
 
 const GITIGNORE = `# written by belt: keys, certificates and state never belong in git.
-# config.yml files are meant to be versioned.
+# config.yml files are meant to be versioned, and so are the monitoring stack's files (not its password).
 *
 !.gitignore
 !*/
 !*/config.yml
+!*/monitor/stack.yml
+!*/monitor/prometheus.yml
+!*/monitor/grafana-datasource.yml
+!*/monitor/grafana-dashboards.yml
+!*/monitor/swarm-dashboard.json
 `
 
 export function checkClusterName(name: string): void {
