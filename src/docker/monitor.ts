@@ -22,7 +22,7 @@ import {shellQuote as q} from '../ssh/quote.js'
 import {activeNodeName, endpointsFor} from '../ssh/targets.js'
 import type {SshSession} from '../ssh/types.js'
 import {remoteError, SwarmError} from './swarm.js'
-import {GRAFANA_PORT, GRAFANA_USER, PASSWORD_FILE, renderStack, STACK_NAME, type MonitorImages, type StackFile} from './monitor-files.js'
+import {GRAFANA_PORT, PASSWORD_FILE, renderStack, STACK_NAME, type MonitorImages, type StackFile} from './monitor-files.js'
 
 export {GRAFANA_PORT, GRAFANA_USER, STACK_NAME} from './monitor-files.js'
 

@@ -438,7 +438,8 @@ export class Session implements SshSession {
 
   forwardOut(host: string, port: number): Promise<Duplex> {
     return new Promise((resolve, reject) => {
-      const fail = (message: string) => reject(new SshExecError(`${this.endpoint.name} could not connect to ${host}:${port} for us: ${redact(message)}`, false))
+      const fail = (message: string) =>
+        reject(new SshExecError(`${this.endpoint.name} could not connect to ${host}:${port} for us: ${redact(message)}`))
       try {
         // The origin address is only informative to the server (sshd logs it); OpenSSH sends the local end's.
         this.client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => (err ? fail(err.message) : resolve(ch)))

@@ -71,8 +71,10 @@ test('Grafana: the data source is Prometheus by uid; the dashboard is valid JSON
   assert.deepEqual(ds.datasources.map((d: {uid: string; type: string; url: string}) => [d.uid, d.type, d.url]), [[DATASOURCE_UID, 'prometheus', 'http://prometheus:9090']])
   const provider = parse(files.find((f) => f.name === 'grafana-dashboards.yml')!.content)
   assert.equal(provider.providers[0].options.path, '/etc/grafana/dashboards')
-  const dash = JSON.parse(files.find((f) => f.name === 'swarm-dashboard.json')!.content)
-  assert.deepEqual(dash, swarmDashboard())
+  type Panel = {title: string; id: number; datasource: unknown; targets: {datasource: unknown; expr: string}[]}
+  type Dashboard = {panels: Panel[]; templating: {list: {datasource: {uid: string}}[]}}
+  const dash = JSON.parse(files.find((f) => f.name === 'swarm-dashboard.json')!.content) as Dashboard
+  assert.deepEqual(dash as unknown, swarmDashboard())
   const titles = dash.panels.map((p: {title: string}) => p.title)
   for (const want of [/^Nodes up$/, /^CPU/, /^Memory used/, /^Load/, /^Network received/, /^Network sent/]) {
     assert.ok(titles.some((t: string) => want.test(t)), `a panel ${want}`)
