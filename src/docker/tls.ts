@@ -1,9 +1,11 @@
 // TLS material for Docker's TCP socket: one CA per cluster, the operator's client certificate and a server
 // certificate per node. Everything is issued here and nowhere else; the CA key never leaves this machine.
 //
-// Certificates are built with @peculiar/asn1-x509 (the schema layer of @peculiar/x509) and signed with Node's
-// crypto: @peculiar/x509's generator goes through WebCrypto and its DI container and costs ~4 ms per certificate,
-// which is 8 s for a 2,000-node fleet; this path costs ~1 ms (bench/tls.ts). No hand-written ASN.1 either way.
+// The CA and the client certificate (one each per cluster) are made by @peculiar/x509. Server certificates are made
+// per node, 2,000 in one `belt provision`; there @peculiar/x509 (WebCrypto behind a DI container) costs ~3.8 ms each,
+// 7.6 s for 2,000, so they take a fast path of ~0.5 ms (bench/tls.ts): @peculiar/asn1-x509 schema types signed with
+// Node's crypto, what every certificate of one issuer shares encoded once and written again as stored DER, and the
+// outer Certificate SEQUENCE put around the TBS bytes just signed. All three kinds share one profile of extensions.
 import {chmodSync, existsSync, mkdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {isIP} from 'node:net'
@@ -18,8 +20,10 @@ import {
   randomBytes,
   sign as signCb,
   sign as signSync,
+  webcrypto,
   X509Certificate,
 } from 'node:crypto'
+import type * as X509 from '@peculiar/x509'
 import * as asn from '@peculiar/asn1-x509'
 import {AsnConvert, OctetString} from '@peculiar/asn1-schema'
 import * as asn1js from 'asn1js'
@@ -88,6 +92,15 @@ function signData(data: Buffer, key: KeyObject): Promise<Buffer> {
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2'
 const SHA256_WITH_RSA = '1.2.840.113549.1.1.11'
+/** Name attribute types (RFC 5280 §4.1.2.4): organizationName and commonName. */
+const OID_ORGANIZATION = '2.5.4.10'
+const OID_COMMON_NAME = '2.5.4.3'
+/** asn1js numbers tag classes 1-4 (universal, application, context-specific, private) rather than by X.690's bits. */
+const ASN1JS_CLASS_UNIVERSAL = 1
+/** X.690 universal tag 16: SEQUENCE (constructed). Certificate ::= SEQUENCE {...}. */
+const TAG_SEQUENCE = 16
+/** SEC 1 §2.3.3: an uncompressed elliptic-curve point is 0x04, then x, then y. */
+const EC_POINT_UNCOMPRESSED = 0x04
 
 function signatureAlgorithm(signer: KeyObject): asn.AlgorithmIdentifier {
   // RFC 4055: sha256WithRSAEncryption carries an explicit NULL parameter; ECDSA carries none (RFC 5758).
@@ -126,7 +139,7 @@ interface CertificateRequest {
 function name(commonName: string): asn.Name {
   const attr = (type: string, value: string) =>
     new asn.RelativeDistinguishedName([new asn.AttributeTypeAndValue({type, value: new asn.AttributeValue({utf8String: value})})])
-  return new asn.Name([attr('2.5.4.10', 'belt'), attr('2.5.4.3', commonName)])
+  return new asn.Name([attr(OID_ORGANIZATION, 'belt'), attr(OID_COMMON_NAME, commonName)])
 }
 
 function extension(id: string, critical: boolean, value: unknown): asn.Extension {
@@ -143,7 +156,7 @@ let p256Algorithm: asn.AlgorithmIdentifier | null = null
 function publicKeyInfo(key: KeyObject): {spki: asn.SubjectPublicKeyInfo; keyId: Buffer} {
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') {
     const jwk = key.export({format: 'jwk'})
-    const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')])
+    const point = Buffer.concat([Buffer.from([EC_POINT_UNCOMPRESSED]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')])
     p256Algorithm ??= AsnConvert.parse(key.export({type: 'spki', format: 'der'}), asn.SubjectPublicKeyInfo).algorithm
     return {spki: new asn.SubjectPublicKeyInfo({algorithm: p256Algorithm, subjectPublicKey: arrayBuffer(point)}), keyId: sha1(point)}
   }
@@ -212,15 +225,35 @@ interface Issuer {
   cache: Map<string, Encoded[]>
 }
 
-function fixedExtensions(kind: CertificateKind, subjectKey: KeyObject, issuerKeyId: Buffer): Encoded[] {
+/** The extensions every certificate of a kind carries, whoever builds it: constraints, key usage, issuer key id. */
+function profileExtensions(kind: CertificateKind, subjectKey: KeyObject, issuerKeyId: Buffer): asn.Extension[] {
+  const constraints = kind === 'ca' ? new asn.BasicConstraints({cA: true, pathLenConstraint: 0}) : new asn.BasicConstraints({cA: false})
   const list = [
-    extension(asn.id_ce_basicConstraints, true, kind === 'ca' ? new asn.BasicConstraints({cA: true, pathLenConstraint: 0}) : new asn.BasicConstraints({cA: false})),
+    extension(asn.id_ce_basicConstraints, true, constraints),
     extension(asn.id_ce_keyUsage, true, new asn.KeyUsage(keyUsage(kind, subjectKey))),
     extension(asn.id_ce_authorityKeyIdentifier, false, new asn.AuthorityKeyIdentifier({keyIdentifier: new OctetString(arrayBuffer(issuerKeyId))})),
   ]
   if (kind === 'server') list.push(extension(asn.id_ce_extKeyUsage, false, new asn.ExtendedKeyUsage([asn.id_kp_serverAuth])))
   if (kind === 'client') list.push(extension(asn.id_ce_extKeyUsage, false, new asn.ExtendedKeyUsage([asn.id_kp_clientAuth])))
-  return list.map((e) => new Encoded(e))
+  return list
+}
+
+/** The extensions of this one certificate: its key id and, for servers, its SANs. */
+function subjectExtensions(keyId: Buffer, sans: string[] | undefined): asn.Extension[] {
+  const list = [extension(asn.id_ce_subjectKeyIdentifier, false, new asn.SubjectKeyIdentifier(arrayBuffer(keyId)))]
+  if (sans?.length) list.push(extension(asn.id_ce_subjectAltName, false, new asn.SubjectAlternativeName(sans.map(generalName))))
+  return list
+}
+
+function serialNumber(): Buffer {
+  const serial = randomBytes(16)
+  serial[0] = (serial[0] & 0x7f) | 0x01 // positive, and exactly 16 bytes once DER-encoded
+  return serial
+}
+
+function validity(req: CertificateRequest): {notBefore: Date; notAfter: Date} {
+  const now = req.now?.getTime() ?? Date.now()
+  return {notBefore: new Date(now - BACKDATE_MS), notAfter: new Date(now + req.days * DAY_MS)}
 }
 
 function cached(issuer: Issuer, key: string, make: () => Encoded[]): Encoded[] {
@@ -229,39 +262,101 @@ function cached(issuer: Issuer, key: string, make: () => Encoded[]): Encoded[] {
   return v
 }
 
-async function buildCertificate(req: CertificateRequest, issuer: Issuer | 'self', signer: KeyObject): Promise<Buffer> {
-  const now = req.now?.getTime() ?? Date.now()
-  const {spki, keyId: ski} = publicKeyInfo(req.publicKey)
-  const subjectName = name(req.commonName)
-  const [issuerName, algorithm] = issuer === 'self'
-    ? [new Encoded(subjectName), new Encoded(signatureAlgorithm(signer))]
-    : cached(issuer, 'issuer', () => [new Encoded(issuer.name), new Encoded(signatureAlgorithm(signer))])
-  const fixed = issuer === 'self'
-    ? fixedExtensions(req.kind, req.publicKey, ski)
-    : cached(issuer, `${req.kind}/${req.publicKey.asymmetricKeyType}`, () => fixedExtensions(req.kind, req.publicKey, issuer.keyId))
-  const extensions: asn.Extension[] = [
-    ...fixed.map((e) => e.as<asn.Extension>()),
-    extension(asn.id_ce_subjectKeyIdentifier, false, new asn.SubjectKeyIdentifier(arrayBuffer(ski))),
-  ]
-  if (req.sans?.length) extensions.push(extension(asn.id_ce_subjectAltName, false, new asn.SubjectAlternativeName(req.sans.map(generalName))))
-  const serial = randomBytes(16)
-  serial[0] = (serial[0] & 0x7f) | 0x01 // positive, and exactly 16 bytes once DER-encoded
+/** The fast path, for the per-node server certificates: shared parts encoded once per issuer, Node's crypto signs. */
+async function buildFast(req: CertificateRequest, issuer: Issuer): Promise<Buffer> {
+  const {spki, keyId} = publicKeyInfo(req.publicKey)
+  const [issuerName, algorithm] = cached(issuer, 'issuer', () => [new Encoded(issuer.name), new Encoded(signatureAlgorithm(issuer.key))])
+  const fixed = cached(issuer, `${req.kind}/${req.publicKey.asymmetricKeyType}`, () =>
+    profileExtensions(req.kind, req.publicKey, issuer.keyId).map((e) => new Encoded(e)))
   const tbs = new asn.TBSCertificate({
     version: asn.Version.v3,
-    serialNumber: arrayBuffer(serial),
+    serialNumber: arrayBuffer(serialNumber()),
     signature: algorithm.as<asn.AlgorithmIdentifier>(),
     issuer: issuerName.as<asn.Name>(),
-    validity: new asn.Validity({notBefore: new Date(now - BACKDATE_MS), notAfter: new Date(now + req.days * DAY_MS)}),
-    subject: subjectName,
+    validity: new asn.Validity(validity(req)),
+    subject: name(req.commonName),
     subjectPublicKeyInfo: spki,
-    extensions: new asn.Extensions(extensions),
+    extensions: new asn.Extensions([...fixed.map((e) => e.as<asn.Extension>()), ...subjectExtensions(keyId, req.sans)]),
   })
   const tbsDer = Buffer.from(AsnConvert.serialize(tbs))
-  const signature = await signData(tbsDer, signer)
+  const signature = await signData(tbsDer, issuer.key)
   // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }, around the TBS bytes
   // just signed (encoding an asn.Certificate would encode the TBS a second time).
   const content = Buffer.concat([tbsDer, algorithm.der, Buffer.from(new asn1js.BitString({valueHex: signature}).toBER())])
-  return Buffer.from(storedBlock(1, 16, true, content).toBER())
+  return Buffer.from(storedBlock(ASN1JS_CLASS_UNIVERSAL, TAG_SEQUENCE, true, content).toBER())
+}
+
+let x509Library: Promise<typeof X509> | null = null
+
+/**
+ * @peculiar/x509, loaded on first use (commands that only read certificates never pay for it). Its DI container
+ * (tsyringe) refuses to load without the Reflect metadata API and only ever reads constructor parameter types, which
+ * x509's build does not record; when no polyfill is present a minimal one (three functions over a WeakMap) is added.
+ */
+function x509(): Promise<typeof X509> {
+  x509Library ??= (async () => {
+    const R = Reflect as unknown as Record<string, unknown>
+    if (typeof R.getMetadata !== 'function') {
+      const store = new WeakMap<object, Map<PropertyKey | undefined, Map<unknown, unknown>>>()
+      const own = (target: object, property?: PropertyKey) => store.get(target)?.get(property)
+      R.defineMetadata = (key: unknown, value: unknown, target: object, property?: PropertyKey) => {
+        const byProperty = store.get(target) ?? new Map<PropertyKey | undefined, Map<unknown, unknown>>()
+        store.set(target, byProperty)
+        const entries = byProperty.get(property) ?? new Map<unknown, unknown>()
+        byProperty.set(property, entries)
+        entries.set(key, value)
+      }
+      R.getOwnMetadata = (key: unknown, target: object, property?: PropertyKey) => own(target, property)?.get(key)
+      R.getMetadata = (key: unknown, target: object, property?: PropertyKey) => {
+        for (let o: object | null = target; o; o = Object.getPrototypeOf(o)) {
+          const entries = own(o, property)
+          if (entries?.has(key)) return entries.get(key)
+        }
+        return undefined
+      }
+    }
+    return import('@peculiar/x509')
+  })()
+  return x509Library
+}
+
+const WEBCRYPTO_CURVES: Record<string, string> = {prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521'}
+
+/** The signer as WebCrypto wants it, with the algorithm belt signs with (ECDSA or PKCS #1 v1.5, SHA-256). */
+async function webSigner(key: KeyObject): Promise<{key: CryptoKey; algorithm: EcdsaParams | RsaHashedImportParams}> {
+  const pkcs8 = key.export({type: 'pkcs8', format: 'der'})
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve
+    const namedCurve = WEBCRYPTO_CURVES[curve ?? '']
+    if (!namedCurve) throw new UsageError(`ca-key.pem: curve ${curve} is not supported (P-256, P-384 or P-521)`)
+    const imported = await webcrypto.subtle.importKey('pkcs8', pkcs8, {name: 'ECDSA', namedCurve}, false, ['sign'])
+    return {key: imported, algorithm: {name: 'ECDSA', hash: 'SHA-256'}}
+  }
+  if (key.asymmetricKeyType === 'rsa') {
+    const algorithm = {name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256'}
+    return {key: await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']), algorithm}
+  }
+  throw new UsageError(`ca-key.pem: a ${key.asymmetricKeyType} key cannot sign certificates here (ECDSA or RSA)`)
+}
+
+type Signer = Pick<Issuer, 'name' | 'keyId' | 'key'>
+
+/** The CA and the client certificate: built and signed by @peculiar/x509, with the same profile as the fast path. */
+async function buildWithX509(req: CertificateRequest, issuer: Signer, subjectKeyId: Buffer): Promise<Buffer> {
+  const lib = await x509()
+  const signer = await webSigner(issuer.key)
+  const extensions = [...profileExtensions(req.kind, req.publicKey, issuer.keyId), ...subjectExtensions(subjectKeyId, req.sans)]
+  const cert = await lib.X509CertificateGenerator.create({
+    serialNumber: serialNumber().toString('hex'),
+    subject: new lib.Name(AsnConvert.serialize(name(req.commonName))),
+    issuer: new lib.Name(AsnConvert.serialize(issuer.name)),
+    ...validity(req),
+    publicKey: req.publicKey.export({type: 'spki', format: 'der'}),
+    signingKey: signer.key,
+    signingAlgorithm: signer.algorithm,
+    extensions: extensions.map((e) => new lib.Extension(AsnConvert.serialize(e))),
+  }, webcrypto as unknown as Crypto)
+  return Buffer.from(cert.rawData)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -283,7 +378,9 @@ export interface IssuedCertificate {
 
 export async function createCertificateAuthority(commonName: string, policy: TlsPolicy, now?: Date): Promise<CertificateAuthority> {
   const pair = await generateKeyPair(policy.keyType)
-  const der = await buildCertificate({kind: 'ca', commonName, days: policy.caDays, publicKey: pair.publicKey, now}, 'self', pair.privateKey)
+  const keyId = publicKeyInfo(pair.publicKey).keyId
+  const self = {name: name(commonName), keyId, key: pair.privateKey}
+  const der = await buildWithX509({kind: 'ca', commonName, days: policy.caDays, publicKey: pair.publicKey, now}, self, keyId)
   return loadCertificateAuthority(toPem(der), privateKeyPem(pair.privateKey))
 }
 
@@ -308,14 +405,15 @@ export async function issueServerCertificate(
   now?: Date,
 ): Promise<IssuedCertificate> {
   const pair = await generateKeyPair(policy.keyType)
-  const der = await buildCertificate({kind: 'server', commonName, sans, days: policy.certDays, publicKey: pair.publicKey, now}, ca.issuer, ca.key)
+  const der = await buildFast({kind: 'server', commonName, sans, days: policy.certDays, publicKey: pair.publicKey, now}, ca.issuer)
   return {certPem: toPem(der), keyPem: privateKeyPem(pair.privateKey)}
 }
 
 /** The operator's client certificate (what `docker --tlsverify` presents). */
 export async function issueClientCertificate(ca: CertificateAuthority, commonName: string, policy: TlsPolicy, now?: Date): Promise<IssuedCertificate> {
   const pair = await generateKeyPair(policy.keyType)
-  const der = await buildCertificate({kind: 'client', commonName, days: policy.certDays, publicKey: pair.publicKey, now}, ca.issuer, ca.key)
+  const request: CertificateRequest = {kind: 'client', commonName, days: policy.certDays, publicKey: pair.publicKey, now}
+  const der = await buildWithX509(request, ca.issuer, publicKeyInfo(pair.publicKey).keyId)
   return {certPem: toPem(der), keyPem: privateKeyPem(pair.privateKey)}
 }
 
