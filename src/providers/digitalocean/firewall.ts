@@ -147,21 +147,16 @@ function targetWords(t: DoRuleTargets | undefined): string[] {
 /** The rules as `belt firewall` shows them. */
 export function firewallRules(fw: FirewallBody | DoFirewall): FirewallRule[] {
   const show = (protocol: string, ports?: string) => (normPorts(protocol, ports) === '0' ? 'all' : normPorts(protocol, ports))
+  const rule = (direction: 'inbound' | 'outbound', r: {protocol: string; ports?: string}, peers: DoRuleTargets | undefined) => ({
+    direction,
+    protocol: r.protocol,
+    ports: show(r.protocol, r.ports),
+    sources: targetWords(peers),
+    note: NOTES[ruleKey(direction, r)] ?? 'added outside belt (kept)',
+  })
   return [
-    ...fw.inbound_rules.map((r) => ({
-      direction: 'inbound' as const,
-      protocol: r.protocol,
-      ports: show(r.protocol, r.ports),
-      sources: targetWords(r.sources),
-      note: NOTES[ruleKey('inbound', r)] ?? 'added outside belt (kept)',
-    })),
-    ...fw.outbound_rules.map((r) => ({
-      direction: 'outbound' as const,
-      protocol: r.protocol,
-      ports: show(r.protocol, r.ports),
-      sources: targetWords(r.destinations),
-      note: NOTES[ruleKey('outbound', r)] ?? 'added outside belt (kept)',
-    })),
+    ...fw.inbound_rules.map((r) => rule('inbound', r, r.sources)),
+    ...fw.outbound_rules.map((r) => rule('outbound', r, r.destinations)),
   ]
 }
 

@@ -7,7 +7,7 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import ssh2 from 'ssh2'
-import {fingerprint, hostToken, KnownHosts, keyType} from '../../src/ssh/known-hosts.js'
+import {fingerprint, hostToken, KnownHosts, keyType} from '../../../src/ssh/known-hosts.js'
 
 function blob(): Buffer {
   const pub = ssh2.utils.generateKeyPairSync('ed25519').public

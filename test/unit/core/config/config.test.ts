@@ -3,15 +3,15 @@ import assert from 'node:assert/strict'
 import {mkdirSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {parseDocument} from 'yaml'
-import {scratchDir} from '../lib/cli.js'
-import {UsageError} from '../../src/core/errors.js'
-import {applyAssignments, maskedConfig, parseAssignment} from '../../src/core/config/update.js'
-import {parseConfigText} from '../../src/core/config/store.js'
-import {resolveCluster, type Cluster} from '../../src/core/config/cluster.js'
-import {StateStore} from '../../src/core/config/state.js'
-import {parseDuration} from '../../src/core/duration.js'
-import {redact, registerSecret} from '../../src/core/redact.js'
-import {preprocessArgv} from '../../src/argv.js'
+import {scratchDir} from '../../../lib/cli.js'
+import {UsageError} from '../../../../src/core/errors.js'
+import {applyAssignments, maskedConfig, parseAssignment} from '../../../../src/core/config/update.js'
+import {parseConfigText} from '../../../../src/core/config/store.js'
+import {resolveCluster, type Cluster} from '../../../../src/core/config/cluster.js'
+import {StateStore} from '../../../../src/core/config/state.js'
+import {parseDuration} from '../../../../src/core/duration.js'
+import {redact, registerSecret} from '../../../../src/core/redact.js'
+import {preprocessArgv} from '../../../../src/argv.js'
 
 const usage = (re: RegExp) => (e: unknown) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n')
 
@@ -131,7 +131,7 @@ test('redaction of join tokens, DO tokens, bearer headers and registered secrets
   assert.equal(redact('token my-secret-token-value leaked'), 'token …redacted leaked')
 })
 
-test('argv: global flags before the command word move after it (pass-through commands: test/unit/argv-passthrough.test.ts)', () => {
+test('argv: global flags before the command word move after it (pass-through commands: test/unit/argv.test.ts)', () => {
   assert.deepEqual(preprocessArgv(['--cluster', 'lab', 'cluster', 'ls']), ['cluster', 'ls', '--cluster', 'lab'])
   assert.deepEqual(preprocessArgv(['--json', '--cluster=lab', 'status']), ['status', '--json', '--cluster=lab'])
   assert.deepEqual(preprocessArgv(['ls', '--json']), ['ls', '--json'])

@@ -29,12 +29,12 @@ import {
   serverSans,
   tlsPolicy,
   type TlsPolicy,
-} from '../../src/docker/tls.js'
-import {UsageError} from '../../src/core/errors.js'
-import type {Cluster} from '../../src/core/config/cluster.js'
-import {resolveSettings} from '../../src/core/config/schema.js'
-import {StateStore} from '../../src/core/config/state.js'
-import {skipUnless} from '../lib/tools.js'
+} from '../../../src/docker/tls.js'
+import {UsageError} from '../../../src/core/errors.js'
+import type {Cluster} from '../../../src/core/config/cluster.js'
+import {resolveSettings} from '../../../src/core/config/schema.js'
+import {StateStore} from '../../../src/core/config/state.js'
+import {skipUnless} from '../../lib/tools.js'
 
 const ecdsa: TlsPolicy = {keyType: 'ecdsa', caDays: 3650, certDays: 730, extraSans: []}
 const DAY = 86_400_000

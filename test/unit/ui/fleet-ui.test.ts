@@ -2,8 +2,8 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {PassThrough} from 'node:stream'
-import {expandPatterns} from '../../src/core/range.js'
-import {compressNames, FleetProgress, fleetSummary, LinePrefixer} from '../../src/ui/fleet.js'
+import {expandPatterns} from '../../../src/core/range.js'
+import {compressNames, FleetProgress, fleetSummary, LinePrefixer} from '../../../src/ui/fleet.js'
 
 test('compressNames gives patterns that expand back to the same names', () => {
   const cases: [string[], string][] = [

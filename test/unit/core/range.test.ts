@@ -1,7 +1,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {expandPatterns, validateHostname} from '../../src/core/range.js'
-import {UsageError} from '../../src/core/errors.js'
+import {expandPatterns, validateHostname} from '../../../src/core/range.js'
+import {UsageError} from '../../../src/core/errors.js'
 
 const good: [string[], string[]][] = [
   [['node[1:4]'], ['node1', 'node2', 'node3', 'node4']],

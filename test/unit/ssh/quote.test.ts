@@ -2,7 +2,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {asRoot, shellJoin, shellQuote, sudoProblem} from '../../src/ssh/quote.js'
+import {asRoot, shellJoin, shellQuote, sudoProblem} from '../../../src/ssh/quote.js'
 
 const tricky = [
   'plain', '', ' ', 'two words', "it's", '"double"', '$HOME', '$(touch /tmp/belt-pwned)', '`id`', 'a;b', 'a&&b', 'a|b',

@@ -1,8 +1,8 @@
 // --timeout and friends: the accepted forms, and the bounds (above 0, at most 24 h; Node's timers overflow later).
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {MAX_DURATION_MS, parseDuration} from '../../src/core/duration.js'
-import {UsageError} from '../../src/core/errors.js'
+import {MAX_DURATION_MS, parseDuration} from '../../../src/core/duration.js'
+import {UsageError} from '../../../src/core/errors.js'
 
 const usage = (re: RegExp) => (e: unknown) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n')
 

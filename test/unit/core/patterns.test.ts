@@ -1,7 +1,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {toPatterns} from '../../src/core/patterns.js'
-import {expandPatterns} from '../../src/core/range.js'
+import {toPatterns} from '../../../src/core/patterns.js'
+import {expandPatterns} from '../../../src/core/range.js'
 
 const roundTrip = (names: string[]) => assert.deepEqual(expandPatterns([toPatterns(names)]).sort(), [...new Set(names)].sort())
 

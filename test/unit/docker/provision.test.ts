@@ -16,9 +16,9 @@ import {
   planDropIn,
   RESTART_DOCKER,
   type NodeFacts,
-} from '../../src/docker/provision.js'
-import {setLine, shellFor, unsetLines} from '../../src/commands/env.js'
-import {skipUnless} from '../lib/tools.js'
+} from '../../../src/docker/provision.js'
+import {setLine, shellFor, unsetLines} from '../../../src/commands/env.js'
+import {skipUnless} from '../../lib/tools.js'
 
 const DEBIAN_UNIT = `[Unit]
 Description=Docker Application Container Engine

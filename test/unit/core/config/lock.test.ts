@@ -8,15 +8,15 @@ import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import lockfile from 'proper-lockfile'
-import {scratchDir} from '../lib/cli.js'
-import {StateStore} from '../../src/core/config/state.js'
-import {parseConfigText} from '../../src/core/config/store.js'
-import {acquireLock} from '../../src/core/config/lock.js'
-import {Interrupted, PartialFailure} from '../../src/core/errors.js'
+import {scratchDir} from '../../../lib/cli.js'
+import {StateStore} from '../../../../src/core/config/state.js'
+import {parseConfigText} from '../../../../src/core/config/store.js'
+import {acquireLock} from '../../../../src/core/config/lock.js'
+import {Interrupted, PartialFailure} from '../../../../src/core/errors.js'
 
-const STATE_TS = fileURLToPath(new URL('../../src/core/config/state.ts', import.meta.url))
-const STORE_TS = fileURLToPath(new URL('../../src/core/config/store.ts', import.meta.url))
-const UPDATE_TS = fileURLToPath(new URL('../../src/core/config/update.ts', import.meta.url))
+const STATE_TS = fileURLToPath(new URL('../../../../src/core/config/state.ts', import.meta.url))
+const STORE_TS = fileURLToPath(new URL('../../../../src/core/config/store.ts', import.meta.url))
+const UPDATE_TS = fileURLToPath(new URL('../../../../src/core/config/update.ts', import.meta.url))
 
 /** A child node process (TypeScript through tsx) running `code`; resolves on exit, `ready` once it prints "ready". */
 function child(code: string) {

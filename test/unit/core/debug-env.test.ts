@@ -1,7 +1,7 @@
 // DEBUG as belt lets it be: only belt's own namespaces, whatever the user asked for (other libraries print tokens).
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {ownDebugNamespaces, restrictDebugEnv} from '../../src/core/debug-env.js'
+import {ownDebugNamespaces, restrictDebugEnv} from '../../../src/core/debug-env.js'
 
 test('belt namespaces and exclusions are kept, others dropped, wildcards narrowed to belt*', () => {
   const cases: [string | undefined, string | undefined][] = [

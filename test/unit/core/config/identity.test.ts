@@ -4,12 +4,12 @@ import assert from 'node:assert/strict'
 import {chmodSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {parseDocument} from 'yaml'
-import {scratchDir} from '../lib/cli.js'
-import {UsageError} from '../../src/core/errors.js'
-import {checkUserTag, ensureClusterId, newClusterId, setClusterId} from '../../src/core/config/identity.js'
-import {loadClusterAt} from '../../src/core/config/cluster.js'
-import {parseConfigText} from '../../src/core/config/store.js'
-import {strangersNote} from '../../src/providers/strangers.js'
+import {scratchDir} from '../../../lib/cli.js'
+import {UsageError} from '../../../../src/core/errors.js'
+import {checkUserTag, ensureClusterId, newClusterId, setClusterId} from '../../../../src/core/config/identity.js'
+import {loadClusterAt} from '../../../../src/core/config/cluster.js'
+import {parseConfigText} from '../../../../src/core/config/store.js'
+import {strangersNote} from '../../../../src/providers/strangers.js'
 
 const usage = (re: RegExp) => (e: unknown) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n')
 

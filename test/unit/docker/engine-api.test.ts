@@ -4,8 +4,8 @@ import assert from 'node:assert/strict'
 import {createServer, type Server} from 'node:https'
 import {createServer as createNetServer, type AddressInfo} from 'node:net'
 import {X509Certificate} from 'node:crypto'
-import {checkEngine, EngineError, readPresentedCertificate, waitForEngine} from '../../src/docker/engine-api.js'
-import {createCertificateAuthority, issueClientCertificate, issueServerCertificate, type TlsPolicy} from '../../src/docker/tls.js'
+import {checkEngine, EngineError, readPresentedCertificate, waitForEngine} from '../../../src/docker/engine-api.js'
+import {createCertificateAuthority, issueClientCertificate, issueServerCertificate, type TlsPolicy} from '../../../src/docker/tls.js'
 
 const policy: TlsPolicy = {keyType: 'ecdsa', caDays: 3650, certDays: 730, extraSans: []}
 
