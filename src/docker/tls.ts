@@ -148,16 +148,22 @@ function extension(id: string, critical: boolean, value: unknown): asn.Extension
 
 let p256Algorithm: asn.AlgorithmIdentifier | null = null
 
+/** 04 || x || y of an uncompressed P-256 point. */
+const P256_POINT_BYTES = 65
+
 /**
  * The key as X.509 wants it, and its key identifier (RFC 5280 §4.2.1.2 method 1: SHA-1 of the public key bits).
- * A P-256 key is built from its point (JWK x, y) around a constant algorithm identifier instead of parsing its
+ * A P-256 key is built from its point around a constant algorithm identifier instead of parsing its
  * DER each time: the parse is a tenth of a certificate's cost.
  */
 function publicKeyInfo(key: KeyObject): {spki: asn.SubjectPublicKeyInfo; keyId: Buffer} {
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') {
-    const jwk = key.export({format: 'jwk'})
-    const point = Buffer.concat([Buffer.from([EC_POINT_UNCOMPRESSED]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')])
-    p256Algorithm ??= AsnConvert.parse(key.export({type: 'spki', format: 'der'}), asn.SubjectPublicKeyInfo).algorithm
+    // The point is the last 65 bytes of the key's SPKI DER (04 || x || y). Not JWK: Node 20's JWK export of a key whose
+    // generating job the GC collects meanwhile deadlocks the process (both take the key's mutex).
+    const der = key.export({type: 'spki', format: 'der'})
+    const point = der.subarray(der.length - P256_POINT_BYTES)
+    if (point[0] !== EC_POINT_UNCOMPRESSED) throw new Error('unexpected P-256 public key encoding')
+    p256Algorithm ??= AsnConvert.parse(der, asn.SubjectPublicKeyInfo).algorithm
     return {spki: new asn.SubjectPublicKeyInfo({algorithm: p256Algorithm, subjectPublicKey: arrayBuffer(point)}), keyId: sha1(point)}
   }
   const spki = AsnConvert.parse(key.export({type: 'spki', format: 'der'}), asn.SubjectPublicKeyInfo)

@@ -138,17 +138,36 @@ interface Curve25519Kex {
 }
 type KexPrototype = Record<string, unknown> & Partial<Curve25519Kex>
 
+// PKCS#8 prefix of an X25519 private key (RFC 8410): the 32 key bytes follow.
+const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex')
+/** The raw key of an X25519/Ed25519 public key: the last 32 bytes of its SPKI DER. */
+const RAW_25519_BYTES = 32
+
+/**
+ * An X25519 key pair from 32 random bytes. Not generateKeyPairSync + JWK export: in Node 20 the GC may collect the key's
+ * generating job while its JWK export holds the key's mutex, and the process deadlocks (seen at 2,000 logins).
+ */
+function x25519KeyPair(): {publicKey: KeyObject; privateKey: KeyObject} {
+  const privateKey = createPrivateKey({key: Buffer.concat([X25519_PKCS8_PREFIX, randomBytes(32)]), format: 'der', type: 'pkcs8'})
+  return {privateKey, publicKey: createPublicKey(privateKey)}
+}
+
+function rawPublicKey(key: KeyObject): Buffer {
+  const der = key.export({type: 'spki', format: 'der'})
+  return der.subarray(der.length - RAW_25519_BYTES)
+}
+
 /** Our versions of the three methods, installed once on ssh2's (private) curve25519 exchange class. */
 const jwkCurve25519: Pick<Curve25519Kex, 'generateKeys' | 'getPublicKey' | 'computeSecret'> = {
   generateKeys(this: Curve25519Kex) {
-    if (!this._keys) this._keys = generateKeyPairSync('x25519')
+    if (!this._keys) this._keys = x25519KeyPair()
   },
   getPublicKey(this: Curve25519Kex) {
-    if (!this._keys) this._keys = generateKeyPairSync('x25519')
-    return Buffer.from(this._keys.publicKey.export({format: 'jwk'}).x as string, 'base64url')
+    if (!this._keys) this._keys = x25519KeyPair()
+    return rawPublicKey(this._keys.publicKey)
   },
   computeSecret(this: Curve25519Kex, other: Buffer) {
-    if (!this._keys) this._keys = generateKeyPairSync('x25519')
+    if (!this._keys) this._keys = x25519KeyPair()
     try {
       if (other.length !== 32) throw new Error('invalid curve25519 public key length')
       const publicKey = createPublicKey({key: {kty: 'OKP', crv: 'X25519', x: other.toString('base64url')}, format: 'jwk'})
@@ -249,7 +268,7 @@ function jwkVerify(original: Verify): Verify {
 function ed25519Probe(): {key: ParsedKey; data: Buffer; good: Buffer; bad: Buffer} | null {
   const {publicKey, privateKey} = generateKeyPairSync('ed25519')
   const sshString = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b])
-  const raw = Buffer.from(publicKey.export({format: 'jwk'}).x as string, 'base64url')
+  const raw = rawPublicKey(publicKey)
   const blob = Buffer.concat([sshString(Buffer.from('ssh-ed25519')), sshString(raw)])
   const key = ssh2.utils.parseKey(`ssh-ed25519 ${blob.toString('base64')}`)
   if (key instanceof Error || Array.isArray(key)) return null

@@ -6,21 +6,9 @@ import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {belt, scratchDir, type RunResult} from '../lib/cli.js'
+import {belt, scratchDir} from '../lib/cli.js'
 import {have} from '../lib/tools.js'
-
-function usageLine(r: RunResult, re: RegExp, what: string): void {
-  assert.equal(r.code, 2, `${what}: exit code 2, got ${r.code}\n${r.stderr}\n${r.stdout}`)
-  const lines = r.stderr.split('\n').filter(Boolean)
-  assert.equal(lines.length, 1, `${what}: exactly one stderr line, got:\n${r.stderr}`)
-  assert.match(lines[0], re, what)
-  assert.equal(r.stdout, '', `${what}: nothing on stdout`)
-}
-
-function ok(r: RunResult, what: string): RunResult {
-  assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`)
-  return r
-}
+import {ok, usageLine} from '../lib/assert.js'
 
 test('belt autocomplete bash|zsh|powershell: topics, commands and flags, completed in a real bash', async (t) => {
   const {dir, cleanup} = scratchDir('belt-autocomplete-')

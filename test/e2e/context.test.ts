@@ -12,6 +12,7 @@ import {belt, cleanEnv, scratchDir, type RunResult} from '../lib/cli.js'
 import {skipUnless} from '../lib/tools.js'
 import {resolveCluster} from '../../src/core/config/cluster.js'
 import {ensureClusterTls, tlsPolicy} from '../../src/docker/tls.js'
+import {usageLine} from '../lib/assert.js'
 
 const skip = skipUnless({commands: ['docker']})
 
@@ -21,14 +22,6 @@ interface Inspected {
   Endpoints: {docker: {Host: string; SkipTLSVerify: boolean}}
   TLSMaterial: {docker?: string[]}
   Storage: {TLSPath: string}
-}
-
-function usageLine(r: RunResult, re: RegExp, what: string): void {
-  assert.equal(r.code, 2, `${what}: exit code 2, got ${r.code}\n${r.stderr}\n${r.stdout}`)
-  const lines = r.stderr.split('\n').filter(Boolean)
-  assert.equal(lines.length, 1, `${what}: exactly one stderr line, got:\n${r.stderr}`)
-  assert.match(lines[0], re, what)
-  assert.equal(r.stdout, '', `${what}: nothing on stdout`)
 }
 
 test('belt context: create, update, --use, --rm, another cluster\'s context refused, cluster rm', {skip, timeout: 120_000}, async (t) => {

@@ -8,15 +8,7 @@ import {chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs
 import {join} from 'node:path'
 import {BELT, belt, cleanEnv, ROOT, RunResult, scratchDir} from '../lib/cli.js'
 import {FakeDigitalOcean} from '../fakes/digitalocean.js'
-
-function usageLine(r: RunResult, re: RegExp, what: string): void {
-  assert.equal(r.code, 2, `${what}: exit code 2, got ${r.code}\n${r.stderr}`)
-  const lines = r.stderr.split('\n').filter(Boolean)
-  assert.equal(lines.length, 1, `${what}: exactly one stderr line, got:\n${r.stderr}`)
-  assert.match(lines[0], re, what)
-  assert.doesNotMatch(r.stderr, /\n\s+at |unexpected error/, `${what}: no stack trace`)
-  assert.equal(r.stdout, '', `${what}: nothing on stdout`)
-}
+import {usageLine} from '../lib/assert.js'
 
 interface ManifestCommand {
   strict?: boolean

@@ -11,6 +11,7 @@ import {belt, cleanEnv, scratchDir, type RunResult} from '../lib/cli.js'
 import {loadClusterAt, type Cluster} from '../../src/core/config/cluster.js'
 import {GenericProvider} from '../../src/providers/generic/index.js'
 import {skipUnless} from '../lib/tools.js'
+import {ok} from '../lib/assert.js'
 
 
 const skip = skipUnless({root: 'local hosts for the generic driver to point at', commands: ['dockerd', 'ssh', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables']})
@@ -36,7 +37,6 @@ interface Node {
 test('generic driver: hosts from config.yml, active/unreachable, create and rm refused, per-host endpoints', {skip, timeout: 5 * 60_000}, async (t) => {
   const {dir, cleanup} = scratchDir('belt-generic-e2e-')
   const run = (...args: string[]) => belt(args, {cwd: dir, timeoutMs: 120_000})
-  const ok = (r: RunResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`)
   t.after(async () => {
     let rm = await run('--cluster', 'gsrc', 'rm', '--all', '--force')
     if (rm.code !== 0) rm = await run('--cluster', 'gsrc', 'rm', '--all', '--force')

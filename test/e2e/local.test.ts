@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import {BELT, belt, cleanEnv, scratchDir, type RunResult} from '../lib/cli.js'
 import {clusterHash, clusterLayout, nodeLayout, type ClusterLayout} from '../../src/providers/local/layout.js'
 import {skipUnless} from '../lib/tools.js'
+import {ok} from '../lib/assert.js'
 
 const SUBNET = '10.214.1.0/24'
 
@@ -70,7 +71,6 @@ function leftovers(cl: ClusterLayout, veths: string[]): string[] {
 test('local driver: real hosts with their own sshd and dockerd; systemctl stand-in; killed runs; rm leaves nothing', {skip, timeout: 10 * 60_000}, async (t) => {
   const {dir, cleanup} = scratchDir('belt-local-e2e-')
   const run = (...args: string[]) => belt(args, {cwd: dir, timeoutMs: 300_000})
-  const ok = (r: RunResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`)
   const clusterDir = join(dir, '.belt', 'loc1')
   const cl = clusterLayout('loc1', clusterHash(clusterDir))
   const names = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7']
@@ -319,7 +319,6 @@ test('local driver: hosts whose .belt folder was deleted are pointed out, and re
   const {dir, cleanup} = scratchDir('belt-local-orphan-')
   const other = scratchDir('belt-local-other-')
   const run = (args: string[], cwd = dir) => belt(args, {cwd, timeoutMs: 120_000})
-  const ok = (r: RunResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`)
   const cl = clusterLayout('orph', clusterHash(join(dir, '.belt', 'orph')))
   t.after(async () => {
     await run(['cluster', 'new', 'orph', '--driver', 'local'])

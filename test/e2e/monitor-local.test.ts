@@ -15,6 +15,7 @@ import {parse} from 'yaml'
 import {belt, scratchDir, type RunResult} from '../lib/cli.js'
 import {buildDebImage, cachedDeb, DEB_CACHE} from '../lib/deb-image.js'
 import {lacking, skipOrFail} from '../lib/tools.js'
+import {ok} from '../lib/assert.js'
 
 const DEBS = ['prometheus', 'prometheus-node-exporter']
 const skip = skipOrFail(lacking({
@@ -36,11 +37,6 @@ async function run(...args: string[]): Promise<RunResult> {
   // The scratch folder has one cluster, the active one since `cluster new`.
   const r = await belt(args, {cwd, timeoutMs: 300_000})
   transcript.push(r.stdout, r.stderr)
-  return r
-}
-
-function ok(r: RunResult, what: string): RunResult {
-  assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`)
   return r
 }
 

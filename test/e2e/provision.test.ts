@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import {X509Certificate} from 'node:crypto'
 import {BELT, belt, cleanEnv, scratchDir, type RunResult} from '../lib/cli.js'
 import {skipUnless} from '../lib/tools.js'
+import {ok} from '../lib/assert.js'
 
 const SUBNET = '10.217.1.0/24'
 const CLUSTER = 'tlse2e'
@@ -38,7 +39,6 @@ test('provision, env, certs, regenerate-certs on local hosts with real dockerd a
     if (rm.code !== 0) process.stderr.write(`belt rm --all --force (cleanup) exited ${rm.code}:\n${rm.stderr}\n`)
     cleanup()
   })
-  const ok = (r: RunResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`)
 
   ok(await run('cluster', 'new', CLUSTER, '--driver', 'local', `subnet=${SUBNET}`), 'cluster new')
   ok(await run('create', '1gb', 'node[1:2]'), 'create')
@@ -257,7 +257,6 @@ test('a non-root ssh_user provisions through sudo -n; one without passwordless s
     }
   }
   writeFileSync(sudoers, `${users[0]} ALL=(ALL) NOPASSWD:ALL\n`, {mode: 0o440})
-  const ok = (r: RunResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`)
   ok(await run('cluster', 'new', 'tlsop', '--driver', 'local', 'subnet=10.217.3.0/24', `ssh_user=${users[0]}`), 'cluster new')
   ok(await run('create', '1gb', 'op1'), 'create')
   let r = await run('provision', 'op1', '--json')

@@ -11,6 +11,7 @@ import {join} from 'node:path'
 import {belt, scratchDir, type RunOptions, type RunResult} from '../lib/cli.js'
 import {clusterHash, clusterLayout, nodeLayout} from '../../src/providers/local/layout.js'
 import {skipUnless} from '../lib/tools.js'
+import {ok} from '../lib/assert.js'
 
 const skip = skipUnless({root: 'network namespaces', commands: ['dockerd', 'docker', 'sshd', 'nsenter', 'unshare', 'ip', 'iptables']})
 const CLUSTER = 'sfail'
@@ -24,11 +25,6 @@ const transcript: string[] = []
 async function run(args: string[], opts: Partial<RunOptions> = {}): Promise<RunResult> {
   const r = await belt(['--cluster', CLUSTER, ...args], {cwd, timeoutMs: 300_000, ...opts})
   transcript.push(r.stdout, r.stderr)
-  return r
-}
-
-function ok(r: RunResult, what: string): RunResult {
-  assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`)
   return r
 }
 

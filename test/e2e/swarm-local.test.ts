@@ -9,6 +9,7 @@ import {mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync,
 import {join} from 'node:path'
 import {belt, scratchDir, type RunResult} from '../lib/cli.js'
 import {have, skipUnless} from '../lib/tools.js'
+import {ok} from '../lib/assert.js'
 
 const skip = skipUnless({
   root: 'network namespaces',
@@ -23,11 +24,6 @@ const user = `beltsudo${process.pid % 100000}`
 
 function run(...args: string[]): Promise<RunResult> {
   return belt(args, {cwd, timeoutMs: 300_000})
-}
-
-function ok(r: RunResult, what: string): RunResult {
-  assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`)
-  return r
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {

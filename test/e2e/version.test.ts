@@ -4,20 +4,8 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {belt, ROOT, scratchDir, type RunResult} from '../lib/cli.js'
-
-function usageLine(r: RunResult, re: RegExp, what: string): void {
-  assert.equal(r.code, 2, `${what}: exit code 2, got ${r.code}\n${r.stderr}\n${r.stdout}`)
-  const lines = r.stderr.split('\n').filter(Boolean)
-  assert.equal(lines.length, 1, `${what}: exactly one stderr line, got:\n${r.stderr}`)
-  assert.match(lines[0], re, what)
-  assert.equal(r.stdout, '', `${what}: nothing on stdout`)
-}
-
-function ok(r: RunResult, what: string): RunResult {
-  assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}\n${r.stdout}`)
-  return r
-}
+import {belt, ROOT, scratchDir} from '../lib/cli.js'
+import {ok, usageLine} from '../lib/assert.js'
 
 test('belt version: belt, Node, ssh2, the EC2 SDK and oclif; --json is one document', async (t) => {
   const {dir, cleanup} = scratchDir('belt-version-')
