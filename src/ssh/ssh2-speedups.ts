@@ -138,18 +138,29 @@ interface Curve25519Kex {
 }
 type KexPrototype = Record<string, unknown> & Partial<Curve25519Kex>
 
-// PKCS#8 prefix of an X25519 private key (RFC 8410): the 32 key bytes follow.
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex')
 /** The raw key of an X25519/Ed25519 public key: the last 32 bytes of its SPKI DER. */
 const RAW_25519_BYTES = 32
+/** The raw public key of each key pair our generateKeys() made, encoded by the generating job itself. */
+const rawPublicKeys = new WeakMap<object, Buffer>()
 
 /**
- * An X25519 key pair from 32 random bytes. Not generateKeyPairSync + JWK export: in Node 20 the GC may collect the key's
- * generating job while its JWK export holds the key's mutex, and the process deadlocks (seen at 2,000 logins).
+ * An X25519 key pair whose public half the generating job already encodes (DER). Not a later JWK export of the
+ * KeyObject: in Node 20 the GC may collect the key's generating job while that export holds the key's mutex, and the
+ * process deadlocks (seen at 2,000 logins). The public KeyObject is made only if something asks for it.
  */
 function x25519KeyPair(): {publicKey: KeyObject; privateKey: KeyObject} {
-  const privateKey = createPrivateKey({key: Buffer.concat([X25519_PKCS8_PREFIX, randomBytes(32)]), format: 'der', type: 'pkcs8'})
-  return {privateKey, publicKey: createPublicKey(privateKey)}
+  // Only the public half is encoded; Node returns the private half as a KeyObject (its types want both encodings).
+  const pair = generateKeyPairSync('x25519', {publicKeyEncoding: {type: 'spki', format: 'der'}}) as unknown as {publicKey: Buffer; privateKey: KeyObject}
+  const der = pair.publicKey
+  let publicKey: KeyObject | null = null
+  const keys = {
+    privateKey: pair.privateKey,
+    get publicKey(): KeyObject {
+      return (publicKey ??= createPublicKey({key: der, format: 'der', type: 'spki'}))
+    },
+  }
+  rawPublicKeys.set(keys, der.subarray(der.length - RAW_25519_BYTES))
+  return keys
 }
 
 function rawPublicKey(key: KeyObject): Buffer {
@@ -164,7 +175,7 @@ const jwkCurve25519: Pick<Curve25519Kex, 'generateKeys' | 'getPublicKey' | 'comp
   },
   getPublicKey(this: Curve25519Kex) {
     if (!this._keys) this._keys = x25519KeyPair()
-    return rawPublicKey(this._keys.publicKey)
+    return rawPublicKeys.get(this._keys) ?? rawPublicKey(this._keys.publicKey)
   },
   computeSecret(this: Curve25519Kex, other: Buffer) {
     if (!this._keys) this._keys = x25519KeyPair()
