@@ -129,6 +129,27 @@ export interface FirewallRule {
   note: string
 }
 
+/** Power actions (`belt restart | stop | start`). */
+export type PowerAction = 'restart' | 'stop' | 'start'
+
+export interface PowerOptions {
+  /** restart: a hard power cycle instead of a reboot (DigitalOcean only; others refuse it before acting). */
+  hard: boolean
+  /** Every node of the cluster is meant: a cluster-wide call where the API has one (DigitalOcean's tag actions). */
+  whole: boolean
+  signal?: AbortSignal
+  onProgress?: (message: string) => void
+}
+
+export interface PowerResult {
+  /** The action was accepted for these (local hosts: done). */
+  ok: string[]
+  /** Already in the wanted state: stop of a node that is off, start of one that runs. */
+  already: string[]
+  failed: Failure[]
+  interrupted: boolean
+}
+
 export interface Provider {
   readonly driver: Driver
   readonly cluster: Cluster
@@ -152,6 +173,11 @@ export interface Provider {
   foreignNote?(): string | null
   /** Id-tag exactly the nodes state.json lists (clusters made before ids); cloud drivers only. */
   adopt?(): Promise<AdoptResult>
+  /**
+   * Power actions through the provider (cloud API, the local machine). Throws a UsageError before acting for what it
+   * cannot do (--hard). Absent (generic): only restart, as `reboot` over SSH (src/power.ts).
+   */
+  power?(action: PowerAction, names: string[], opts: PowerOptions): Promise<PowerResult>
   /** The swarm firewall rules, where the provider manages one. */
   firewall?(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null>
 }

@@ -6,7 +6,8 @@
 // listing lag (eventual consistency: new droplets missing from GET /v2/droplets for a while, deleted ones still in it).
 // Strict like the API: request bodies must be JSON sent as application/json (415 / 400), user_data at most 64 KiB.
 // a create reply that leaves names out, a hook between a request's effect and its reply.
-// Request counters per "METHOD /v2/route" let tests assert how belt used the API.
+// Request counters per "METHOD /v2/route" let tests assert how belt used the API. Droplet power actions (by droplet
+// and by tag) change the status at once (active / off) and are logged in `actions`.
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http'
 import {createHash, randomBytes, randomUUID} from 'node:crypto'
 import type {AddressInfo} from 'node:net'
@@ -206,6 +207,9 @@ export class FakeDigitalOcean {
   private origin = ''
   private nextId = 300_000_001
   private nextKeyId = 41_000_001
+  private nextActionId = 2_000_000_001
+  /** Power actions applied, in order: the droplet, the action type, and the tag when sent tag-wide. */
+  readonly actions: {droplet_id: number; name: string; type: string; tag: string | null}[] = []
   private nextAddr = 0
   private minute: number[] = []
   private hour: number[] = []
@@ -393,6 +397,19 @@ export class FakeDigitalOcean {
         if (!this.deleteDroplet(Number(id))) throw notFound()
         return [204, undefined]
       }
+      case 'POST /v2/droplets/:id/actions': {
+        const d = this.droplets.get(Number(id))
+        if (!d) throw notFound()
+        return [201, {action: this.powerAction(d, String(b.type ?? ''), null)}]
+      }
+      case 'POST /v2/droplets/actions': {
+        const tag = q.tag_name
+        if (!tag) throw unprocessable('tag_name is required')
+        const type = String(b.type ?? '')
+        if (!TAG_ACTIONS.includes(type)) throw unprocessable(`action type '${type}' is not supported for tags`)
+        const ds = [...this.droplets.values()].filter((d) => d.tags.includes(tag))
+        return [201, {actions: ds.map((d) => this.powerAction(d, type, tag))}]
+      }
       case 'GET /v2/account/keys':
         return [200, this.page(q, 'ssh_keys', [...this.keys.values()], '/v2/account/keys')]
       case 'POST /v2/account/keys': {
@@ -448,6 +465,19 @@ export class FakeDigitalOcean {
       }
     }
     throw notFound()
+  }
+
+  /** A droplet action of the power family, applied at once (the real API takes seconds); logged in `actions`. */
+  private powerAction(d: FakeDroplet, type: string, tag: string | null): Record<string, unknown> {
+    if (!POWER_ACTIONS.includes(type)) throw unprocessable(`unknown action type '${type}'`)
+    if (d.status === 'new') throw unprocessable('Droplet is currently being created')
+    if (type === 'power_on' && d.status === 'active' && !tag) throw unprocessable('Droplet is already powered on')
+    if (type === 'power_off' && d.status === 'off' && !tag) throw unprocessable('Droplet is already powered off')
+    if (type === 'reboot' && d.status === 'off') throw unprocessable('Droplet is powered off')
+    d.status = type === 'power_off' ? 'off' : 'active'
+    this.actions.push({droplet_id: d.id, name: d.name, type, tag})
+    const now = new Date().toISOString()
+    return {id: this.nextActionId++, status: 'in-progress', type, started_at: now, completed_at: null, resource_id: d.id, resource_type: 'droplet', region_slug: d.region}
   }
 
   /** POST /v2/tags/{tag}/resources: the tag must exist; droplets only (what belt tags). 204 on success. */
@@ -649,9 +679,15 @@ export class FakeDigitalOcean {
   }
 }
 
+/** Droplet actions belt sends (by droplet), and those DigitalOcean takes by tag. */
+const POWER_ACTIONS = ['reboot', 'power_cycle', 'power_off', 'power_on', 'shutdown']
+const TAG_ACTIONS = ['power_cycle', 'power_on', 'power_off', 'shutdown']
+
 function routeOf(path: string): string {
   const p = path.split('/')
   if (p[1] !== 'v2') return path
+  if (p.length === 4 && p[2] === 'droplets' && p[3] === 'actions') return '/v2/droplets/actions'
+  if (p.length === 5 && p[2] === 'droplets' && p[4] === 'actions') return '/v2/droplets/:id/actions'
   if (p.length === 4 && ['droplets', 'firewalls', 'tags', 'sizes'].includes(p[2])) return `/v2/${p[2]}/:id`
   if (p.length === 5 && p[2] === 'account' && p[3] === 'keys') return '/v2/account/keys/:id'
   if (p.length === 5 && p[2] === 'tags' && p[4] === 'resources') return '/v2/tags/:id/resources'

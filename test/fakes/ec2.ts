@@ -3,7 +3,8 @@
 // SigV4 signatures are verified with the fake's credentials (the test credentials by default): an unknown access key
 // is AuthFailure, a wrong secret SignatureDoesNotMatch, as EC2 answers. UserData must be base64 of at most 16 KB;
 // instances take their architecture from the AMI and refuse an instance type of the other one; StopInstances /
-// StartInstances go stopping → stopped → pending → running.
+// StartInstances go stopping → stopped → pending → running, and a started instance gets a new public address;
+// RebootInstances is counted per instance (`reboots`).
 // Knobs let tests inject RequestLimitExceeded, lost responses (applied, then 503), stalled requests and a describe lag.
 import {createHash, createHmac, randomUUID, timingSafeEqual} from 'node:crypto'
 import {createServer, IncomingMessage, Server, ServerResponse} from 'node:http'
@@ -116,6 +117,8 @@ export class Ec2Fake {
   describeLagMs = 0
   /** Calls received per Action (throttled and failed calls included). */
   readonly calls: Record<string, number> = {}
+  /** RebootInstances applied, per instance id. */
+  readonly reboots = new Map<string, number>()
   /** Every request's Action and parameters, in arrival order. */
   readonly requests: {action: string; params: Record<string, string>; throttled?: boolean}[] = []
   /** Throttle every Nth call (counted over `throttleActions`, or all actions) with RequestLimitExceeded (HTTP 503). */
@@ -319,6 +322,7 @@ export class Ec2Fake {
       case 'TerminateInstances': return this.terminateInstances(p)
       case 'StopInstances': return this.powerInstances(p, 'stop')
       case 'StartInstances': return this.powerInstances(p, 'start')
+      case 'RebootInstances': return this.rebootInstances(p)
       case 'DescribeImages': return this.describeImages(p)
       case 'ImportKeyPair': return this.importKeyPair(p)
       case 'DescribeKeyPairs': return this.describeKeyPairs(p)
@@ -541,11 +545,29 @@ export class Ec2Fake {
       if (to === 'start' && prev === 'stopped') {
         i.stoppedAt = null
         i.launchedAt = Date.now()
+        // As on EC2: an instance without an Elastic IP comes back with another public address.
+        if (i.publicIp) {
+          const n = ++this.ipSeq
+          i.publicIp = `198.19.${(n >> 8) & 255}.${n & 255}`
+        }
       }
       const cur = this.state(i)
       return `<item><instanceId>${i.instanceId}</instanceId><currentState><code>${code(cur)}</code><name>${cur}</name></currentState><previousState><code>${code(prev)}</code><name>${prev}</name></previousState></item>`
     })
     return `<instancesSet>${items.join('')}</instancesSet>`
+  }
+
+  /** RebootInstances: every id must exist and not be terminated; applied at once; the count is in `reboots`. */
+  private rebootInstances(p: Params): string {
+    const ids = list(p, 'InstanceId')
+    if (ids.length === 0) throw new ApiError('MissingParameter', 'The request must contain the parameter InstanceId')
+    for (const id of ids) {
+      const i = this.instances.get(id)
+      if (!i) throw new ApiError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`)
+      if (this.state(i) !== 'running') throw new ApiError('IncorrectInstanceState', `The instance '${id}' is not in a state from which it can be rebooted.`)
+    }
+    for (const id of ids) this.reboots.set(id, (this.reboots.get(id) ?? 0) + 1)
+    return '<return>true</return>'
   }
 
   // ---- images and key pairs ----------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import {validateHostname} from '../../core/range.js'
 import {isInterrupted} from '../../core/wait.js'
 import type {ProviderHooks} from '../index.js'
 import type {
-  AdoptResult, CreateOptions, CreatePlan, CreateResult, FirewallRule, NodeInfo, Provider, RemoveResult, SshEndpoint, WaitOptions,
+  AdoptResult, CreateOptions, CreatePlan, CreateResult, FirewallRule, NodeInfo, PowerAction, PowerOptions, PowerResult, Provider,
+  RemoveResult, SshEndpoint, WaitOptions,
 } from '../provider.js'
 import {strangersNote} from '../strangers.js'
 import {pollScheduleFromEnv, waitForNodes} from '../wait.js'
@@ -22,6 +23,7 @@ import {
   adoptDroplets, type Droplet, dropletTags, listByName, recordedButUnlisted, removeDroplets, type RemoveOptions, toNode,
 } from './droplets.js'
 import {ensureFirewall, firewallCidr, firewallName, shownFirewall} from './firewall.js'
+import {powerDroplets} from './power.js'
 import {SizeLookup} from './sizes.js'
 import {dropletKeys, keyWillBeUploaded} from './ssh-keys.js'
 
@@ -189,6 +191,10 @@ export class DigitalOceanProvider implements Provider, DoScope {
       throw err
     }
     return removeDroplets(this, droplets, target, opts)
+  }
+
+  async power(action: PowerAction, names: string[], opts: PowerOptions): Promise<PowerResult> {
+    return powerDroplets(this, action, names, opts)
   }
 
   async firewall(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null> {

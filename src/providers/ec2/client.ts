@@ -95,7 +95,7 @@ export interface Ec2Context {
 }
 
 /** Calls whose failures are reported per node (in `failed`) rather than thrown as belt errors. */
-const PER_NODE_ACTIONS = new Set(['RunInstances', 'CreateTags', 'TerminateInstances'])
+const PER_NODE_ACTIONS = new Set(['RunInstances', 'CreateTags', 'TerminateInstances', 'RebootInstances', 'StopInstances', 'StartInstances'])
 
 /** Every API call goes through here: debug timing, Ctrl-C as Interrupted, SDK errors as belt errors (per-node calls keep theirs). */
 export async function call<T>(

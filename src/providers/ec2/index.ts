@@ -11,7 +11,8 @@ import {DRIVER_KEYS} from '../../core/config/schema.js'
 import {UsageError} from '../../core/errors.js'
 import {validateHostname} from '../../core/range.js'
 import type {
-  AdoptResult, CreateOptions, CreatePlan, CreateResult, FirewallRule, NodeInfo, Provider, RemoveResult, SshEndpoint, WaitOptions,
+  AdoptResult, CreateOptions, CreatePlan, CreateResult, FirewallRule, NodeInfo, PowerAction, PowerOptions, PowerResult, Provider,
+  RemoveResult, SshEndpoint, WaitOptions,
 } from '../provider.js'
 import {strangersNote} from '../strangers.js'
 import {pollScheduleFromEnv, waitForNodes} from '../wait.js'
@@ -22,6 +23,7 @@ import {adoptById, type Listed, listInstances} from './inventory.js'
 import {ensureKeyPair} from './key-pair.js'
 import {CreateLog, launchBatches, nameAdopted, recordExisting} from './launch.js'
 import {findNetwork} from './network.js'
+import {powerInstances} from './power.js'
 import {describeFirewall, ensureSecurityGroup} from './security-group.js'
 import {architectureOf, resolveSize} from './sizes.js'
 import {Ec2Records} from './state.js'
@@ -170,6 +172,11 @@ export class Ec2Provider implements Provider {
     target: {names: string[]} | {all: true}, opts: {signal?: AbortSignal; onProgress?: (m: string) => void} = {},
   ): Promise<RemoveResult> {
     return terminate(this.ctx, await this.inventory(opts.signal), target, opts)
+  }
+
+  async power(action: PowerAction, names: string[], opts: PowerOptions): Promise<PowerResult> {
+    if (opts.hard) return powerInstances(this.ctx, [], action, names, opts)
+    return powerInstances(this.ctx, await this.inventory(opts.signal), action, names, opts)
   }
 
   // ---- adopt / firewall / strangers --------------------------------------------------------------------------

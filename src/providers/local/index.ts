@@ -9,13 +9,15 @@ import type {Cluster} from '../../core/config/cluster.js'
 import {UsageError} from '../../core/errors.js'
 import {validateHostname} from '../../core/range.js'
 import type {
-  CreateOptions, CreatePlan, CreateResult, Failure, NodeInfo, Provider, RemoveResult, SshEndpoint, WaitOptions,
+  CreateOptions, CreatePlan, CreateResult, Failure, NodeInfo, PowerAction, PowerOptions, PowerResult, Provider, RemoveResult, SshEndpoint,
+  WaitOptions,
 } from '../provider.js'
 import {stateErrorLine} from '../provider.js'
 import {pollScheduleFromEnv, waitForNodes} from '../wait.js'
 import {type ClusterLayout, type NodeLayout, allocateAddresses, nodeLayout, parseLocalSize} from './layout.js'
 import {checkNetworkFree, netnsExists, removeClusterNetwork, removeNodeDir, stopNode} from './host.js'
 import {clusterNetwork, hostInfo, hostRecords, leftovers, orphanNotes} from './records.js'
+import {powerHosts} from './power.js'
 import {START_CONCURRENCY, startHosts} from './start.js'
 import {preflight, withLock} from './system.js'
 
@@ -112,6 +114,14 @@ export class LocalProvider implements Provider {
       else found.push({name, host: rec.address, port, user, private_ip: rec.address, public_ip: rec.address})
     }
     return {found, missing}
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // power (power.ts)
+
+  async power(action: PowerAction, names: string[], opts: PowerOptions): Promise<PowerResult> {
+    preflight()
+    return powerHosts(this.cluster, action, names, opts)
   }
 
   // -------------------------------------------------------------------------------------------------------------
