@@ -139,6 +139,24 @@ export class KnownHosts {
     else this.exact.set(token, [entry])
   }
 
+  /**
+   * A host that came back at another address (an EC2 instance stopped and started): its pinned keys now name the new
+   * address, and the old address is forgotten (it may be handed to someone else's host). Returns the keys moved.
+   */
+  move(from: {host: string; port: number}, to: {host: string; port: number}): number {
+    const keys = this.lookup(from.host, from.port).filter((k) => !k.revoked)
+    if (keys.length === 0 || to.host.trim() === '') return 0
+    this.forgetMany([from, to])
+    const seen = new Set<string>()
+    for (const k of keys) {
+      const id = k.key.toString('base64')
+      if (seen.has(id)) continue
+      seen.add(id)
+      this.add(to.host, to.port, k.key)
+    }
+    return seen.size
+  }
+
   /** Remove every line naming host:port (plain or hashed); returns how many were removed. */
   forget(host: string, port: number): number {
     return this.forgetMany([{host, port}])
