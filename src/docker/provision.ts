@@ -53,7 +53,7 @@ const LOCK_WAIT_SECONDS = 600
  * Wait (bounded) while apt or dpkg holds its lock. dpkg and apt take POSIX (fcntl) locks, so /proc/locks shows
  * them by inode — no fuser or lsof needed on a minimal image.
  */
-const WAIT_FOR_PACKAGE_LOCKS = `belt_locked() {
+export const WAIT_FOR_PACKAGE_LOCKS = `belt_locked() {
   for f in /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock; do
     [ -e "$f" ] || continue
     i=$(stat -c %i "$f" 2>/dev/null) || continue

@@ -26,6 +26,8 @@ export interface StateData {
   nodes: Record<string, NodeRecord>
   failures: Record<string, FailureRecord>
   provider: Record<string, unknown>
+  /** A rolling upgrade under way (belt upgrade): its target ('restart' or a version) and the nodes it finished. */
+  upgrade?: {target: string; at: string; done: string[]}
 }
 
 function emptyState(): StateData {
