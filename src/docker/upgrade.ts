@@ -294,8 +294,10 @@ async function upgradeNode(ssh: SshContext, plan: UpgradePlan, t: Target, req: U
     if (req.version && version !== req.version) throw new Error(`dockerd answers as ${version || 'unknown'} after the install, not ${req.version}`)
     await waitUntilReady(ssh, plan, t, isManager, solo, step.signal, viaManager)
   } catch (err) {
-    if (step.timedOut()) throw new Error(`not Ready within ${Math.round(req.nodeTimeoutMs / 1000)} s (${oneLine(err)})`, {cause: err})
-    throw err
+    // A node whose engine did not come back as asked gets no tasks until someone looks at it.
+    const left = prev === 'drain' ? '' : ` (left drained; when fixed: belt swarm activate ${name})`
+    if (step.timedOut()) throw new Error(`not Ready within ${Math.round(req.nodeTimeoutMs / 1000)} s (${oneLine(err)})${left}`, {cause: err})
+    throw new Error(`${oneLine(err)}${left}`, {cause: err})
   } finally {
     step.dispose()
   }
