@@ -125,3 +125,22 @@ test('an empty host is never recorded, and forgetting it touches nothing', () =>
     rmSync(dir, {recursive: true, force: true})
   }
 })
+
+test('move: a host back at another address keeps its pinned keys there (hashed entries too); the old address is forgotten', (t) => {
+  const dir = scratch(t)
+  const path = join(dir, 'known_hosts')
+  const a = blob()
+  const b = blob()
+  const salt = randomBytes(20)
+  const hash = createHmac('sha1', salt).update('198.18.0.5').digest()
+  writeFileSync(path, `198.18.0.5 ${keyType(a)} ${a.toString('base64')}\n|1|${salt.toString('base64')}|${hash.toString('base64')} ${keyType(b)} ${b.toString('base64')}\n`
+    + `198.19.0.9 ${keyType(b)} ${b.toString('base64')}\n10.0.0.1 ${keyType(b)} ${b.toString('base64')}\n`)
+  const kh = new KnownHosts(path)
+  assert.equal(kh.move({host: '198.18.0.5', port: 22}, {host: '198.19.0.9', port: 22}), 2)
+  assert.equal(kh.check('198.19.0.9', 22, a).status, 'match')
+  assert.equal(kh.check('198.19.0.9', 22, b).status, 'match')
+  assert.equal(kh.check('198.18.0.5', 22, a).status, 'unknown')
+  assert.equal(readFileSync(path, 'utf8').split('\n').filter((l) => l.startsWith('198.19.0.9 ')).length, 2, 'no duplicate lines')
+  assert.equal(new KnownHosts(path).check('10.0.0.1', 22, b).status, 'match', 'other hosts untouched')
+  assert.equal(kh.move({host: '203.0.113.1', port: 22}, {host: '203.0.113.2', port: 22}), 0, 'nothing pinned: nothing moved')
+})
