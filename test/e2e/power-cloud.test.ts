@@ -116,7 +116,7 @@ test('EC2: one RebootInstances / StopInstances / StartInstances call per chunk; 
   usageLine(r, /--hard: EC2 has no hard reboot/, 'restart --hard on ec2')
 })
 
-test('bad input: exit 2, one line naming it, nothing called', async (t) => {
+test('bad input of restart / stop / start / upgrade: exit 2, one line naming it, nothing called', async (t) => {
   const {fake, run} = await setupDo(t)
   const cases: [string[], RegExp][] = [
     [['stop', 'node1', '--hard'], /unknown flag --hard/],
@@ -128,6 +128,16 @@ test('bad input: exit 2, one line naming it, nothing called', async (t) => {
     [['start', 'node1', '--force'], /--force/],
     [['restart'], /missing argument PATTERNS/],
     [['stop', 'bad_name!'], /bad_name!/],
+    [['upgrade', 'node1', '--batch', '0'], /--batch: expected a number of workers/],
+    [['upgrade', 'node1', '--batch', '150%'], /--batch: a percentage is 1% to 100%/],
+    [['upgrade', 'node1', '--batch', 'x'], /--batch/],
+    [['upgrade', 'node1', '--max-failures', '0'], /--max-failures/],
+    [['upgrade', 'node1', '--max-failures', 'two'], /--max-failures/],
+    [['upgrade', 'node1', '--version', '27;rm -rf /'], /--version: expected a Docker Engine version/],
+    [['upgrade', 'node1', '--version', ''], /--version/],
+    [['upgrade', 'node1', '--timeout', 'forever'], /--timeout/],
+    [['upgrade', 'nosuch'], /unknown node nosuch/],
+    [['upgrade', 'node1'], /no active node/],
   ]
   for (const [args, re] of cases) {
     const r = await run(args)
