@@ -211,3 +211,16 @@ test('restart --wait: the host is back, answering SSH and docker, from a new ini
   const v = ok(await run('ssh', 'w1', 'docker', 'info', '--format', '{{.Swarm.LocalNodeState}}'), 'docker info')
   assert.equal(v.stdout.trim(), 'active', 'back in the swarm')
 })
+
+test('an autolocked swarm is detected and the operator told about docker swarm unlock', {skip, timeout: 5 * 60_000}, async () => {
+  ok(await run('docker', 'swarm', 'update', '--autolock=true'), 'autolock on')
+  try {
+    const r = await run('upgrade', 'w2')
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /this swarm is autolocked: a restarted manager stays locked until someone runs docker swarm unlock/)
+  } finally {
+    ok(await run('docker', 'swarm', 'update', '--autolock=false'), 'autolock off')
+  }
+  const r = await run('upgrade', 'w2')
+  assert.doesNotMatch(r.stderr, /autolocked/)
+})
