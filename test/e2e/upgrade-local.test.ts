@@ -226,6 +226,13 @@ test('restart --wait: the host is back, answering SSH and docker, from a new ini
   assert.equal(v.stdout.trim(), 'active', 'back in the swarm')
 })
 
+test('stopping managers that would lose the quorum is refused without --force, before anything changes', {skip, timeout: 60_000}, async () => {
+  const r = await run('stop', 'mg[1:2]')
+  assert.equal(r.code, 2, r.stderr)
+  assert.match(r.stderr, /^belt: stopping 2 of 3 managers \(3 reachable\) would lose the swarm's quorum \(it needs 2\); use --force to stop them anyway$/m)
+  await nodesBecome({mg1: /^Ready Active (Reachable|Leader)$/, mg2: /^Ready Active (Reachable|Leader)$/})
+})
+
 test('an autolocked swarm is detected and the operator told about docker swarm unlock', {skip, timeout: 5 * 60_000}, async () => {
   ok(await run('docker', 'swarm', 'update', '--autolock=true'), 'autolock on')
   try {
