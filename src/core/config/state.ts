@@ -26,6 +26,8 @@ export interface StateData {
   nodes: Record<string, NodeRecord>
   failures: Record<string, FailureRecord>
   provider: Record<string, unknown>
+  /** The swarm's managers (belt names) as `belt status` last saw them: tried after the active node. */
+  swarm_managers?: string[]
 }
 
 function emptyState(): StateData {
