@@ -43,7 +43,7 @@ export function findTasksCommand(arg: string): string {
     `[ -n "$ids" ] || exit 0`,
     `docker inspect --type task --format 'belt-task {{.ID}} {{.Slot}} {{.NodeID}} {{.Status.State}} {{with .Status.ContainerStatus}}{{.ContainerID}}{{end}}' $ids || exit 4`,
     `nodes=$(docker inspect --type task --format '{{.NodeID}}' $ids | sort -u)`,
-    `docker node inspect --format 'belt-node {{.ID}} {{.Description.Hostname}} {{.Status.Addr}}' $nodes || exit 4`,
+    `[ -z "$nodes" ] || docker node inspect --format 'belt-node {{.ID}} {{.Description.Hostname}} {{.Status.Addr}}' $nodes || exit 4`,
   ].join('\n')
 }
 
