@@ -5,6 +5,7 @@
 // polls through the same connection (no cloud polling while it watches). Nothing here prints.
 import type {Cluster} from '../core/config/cluster.js'
 import {ensureClusterDir} from '../core/config/cluster.js'
+import {UsageError} from '../core/errors.js'
 import {poll} from '../core/wait.js'
 import type {NodeInfo, SshEndpoint} from '../providers/provider.js'
 import {oneLine, stepSignal} from '../ssh/fleet.js'
@@ -386,7 +387,10 @@ export async function swarmStatus(cluster: Cluster, ssh: SshContext, nodes: Node
   const wanted = [...new Set([state.active_node, ...(state.swarm_managers ?? [])].filter((n): n is string => Boolean(n)))]
   const candidates = wanted.map((n) => byName.get(n)).filter((e): e is SshEndpoint => e !== undefined)
   const none: SwarmStatusResult = {view: null, asked: [], failed: [], unreadable: false, reached: o.ready === undefined, interrupted: false}
-  if (candidates.length === 0) return none
+  if (candidates.length === 0) {
+    if (o.ready !== undefined) throw new UsageError(`--wait ready=${o.ready}: cluster '${cluster.name}' has no active node to read the swarm through (belt swarm init MANAGER, or belt active MANAGER)`)
+    return none
+  }
   const byAddress = (addr: string) => endpoints.find((e) => e.private_ip === addr || e.public_ip === addr || e.host === addr)
   const link = new ManagerLink(ssh, candidates, byAddress, {stepMs: Math.min(STEP_MS, o.timeoutMs)})
   const belt = knownNodes(nodes)
