@@ -7,13 +7,14 @@ export interface InterruptScope {
   dispose(): void
 }
 
-export function onInterrupt(): InterruptScope {
+/** `quiet`: Ctrl-C is the expected end (a follow-stream such as logs -f): no notice. */
+export function onInterrupt(o: {quiet?: boolean} = {}): InterruptScope {
   const ac = new AbortController()
   let count = 0
   const handler = () => {
     count++
     if (count === 1) {
-      process.stderr.write('\ninterrupted: finishing what is in flight (Ctrl-C again to quit now)\n')
+      if (!o.quiet) process.stderr.write('\ninterrupted: finishing what is in flight (Ctrl-C again to quit now)\n')
       ac.abort()
     } else process.exit(130)
   }

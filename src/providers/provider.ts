@@ -164,8 +164,11 @@ export interface Provider {
   wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}>
   /** Remove the named nodes, or all of this cluster's nodes. */
   remove(target: {names: string[]} | {all: true}, opts?: {signal?: AbortSignal; onProgress?: (m: string) => void}): Promise<RemoveResult>
-  /** SSH endpoints for names; unknown names come back in `missing`. */
-  endpoints(names: string[]): Promise<{found: SshEndpoint[]; missing: string[]}>
+  /**
+   * SSH endpoints for names; unknown names come back in `missing`. `listing`: a list() the caller just made, used
+   * instead of listing the cloud again.
+   */
+  endpoints(names: string[], listing?: NodeInfo[]): Promise<{found: SshEndpoint[]; missing: string[]}>
   /**
    * One line about nodes the last listing saw with this cluster's name tag but another cluster's id (foreign) or
    * none (legacy), or null. From the listing already made: no extra API call.

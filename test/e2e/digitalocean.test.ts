@@ -148,7 +148,7 @@ test('walkthrough: cluster new → create → status --wait → ip → ls → re
   assert.equal(fake.list().length, 2)
 
   r = await run(['status', '--json'])
-  assert.deepEqual(JSON.parse(r.stdout), {counts: {}, nodes: []})
+  assert.deepEqual(JSON.parse(r.stdout), {counts: {}, nodes: [], swarm: null})
 
   for (const o of outputs) {
     assert.ok(!o.stdout.includes(fake.token) && !o.stderr.includes(fake.token), 'the token never appears in output')

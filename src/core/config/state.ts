@@ -28,6 +28,8 @@ export interface StateData {
   provider: Record<string, unknown>
   /** A rolling upgrade under way (belt upgrade): its target ('restart' or a version) and the nodes it finished. */
   upgrade?: {target: string; at: string; done: string[]}
+  /** The swarm's managers (belt names) as `belt status` last saw them: tried after the active node. */
+  swarm_managers?: string[]
 }
 
 function emptyState(): StateData {

@@ -161,9 +161,9 @@ export class DigitalOceanProvider implements Provider, DoScope {
     return waitForNodes((signal) => this.list({signal}), opts, pollScheduleFromEnv({intervalMs: POLL_MS}))
   }
 
-  async endpoints(names: string[]): Promise<{found: SshEndpoint[]; missing: string[]}> {
+  async endpoints(names: string[], listing?: NodeInfo[]): Promise<{found: SshEndpoint[]; missing: string[]}> {
     const byName = new Map<string, NodeInfo>()
-    for (const n of await this.list()) if (!byName.has(n.name)) byName.set(n.name, n)
+    for (const n of listing ?? await this.list()) if (!byName.has(n.name)) byName.set(n.name, n)
     const {ssh_user: user, ssh_port: port} = this.cluster.settings
     const found: SshEndpoint[] = []
     const missing: string[] = []

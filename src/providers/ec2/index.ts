@@ -149,8 +149,8 @@ export class Ec2Provider implements Provider {
     return waitForNodes((signal) => this.list({signal}), opts, pollScheduleFromEnv({intervalMs: 1000, growth: 1.5, maxIntervalMs: 5000}))
   }
 
-  async endpoints(names: string[]): Promise<{found: SshEndpoint[]; missing: string[]}> {
-    const nodes = await this.list()
+  async endpoints(names: string[], listing?: NodeInfo[]): Promise<{found: SshEndpoint[]; missing: string[]}> {
+    const nodes = listing ?? await this.list()
     const byName = new Map<string, NodeInfo>()
     for (const n of nodes) if (n.status !== 'gone' || !byName.has(n.name)) byName.set(n.name, n)
     const user = this.sshUser()
