@@ -17,6 +17,7 @@ export interface GenericHost {
   user: string
   port: number
   ssh_key: string | null
+  ssh_jump?: string
 }
 
 const PROBE_TIMEOUT_MS = 2_000
@@ -47,6 +48,7 @@ export class GenericProvider implements Provider {
         user: m.user === undefined || m.user === null ? user : String(m.user),
         port: m.port === undefined || m.port === null ? port : Number(m.port),
         ssh_key: typeof m.ssh_key === 'string' && m.ssh_key ? expandHome(m.ssh_key) : null,
+        ...(typeof m.ssh_jump === 'string' && m.ssh_jump ? {ssh_jump: m.ssh_jump} : {}),
       }
     })
   }
@@ -99,6 +101,7 @@ export class GenericProvider implements Provider {
       found.push({
         name, host: h.address, port: h.port, user: h.user, private_ip: h.private_address, public_ip: h.address,
         ...(h.ssh_key ? {keyPath: h.ssh_key} : {}),
+        ...(h.ssh_jump ? {jump: h.ssh_jump} : {}),
       })
     }
     return {found, missing}
