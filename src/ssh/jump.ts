@@ -65,6 +65,11 @@ export class JumpHost {
     return ch
   }
 
+  /** How often the jump connection was lost in this run. */
+  get lost(): number {
+    return this.drops
+  }
+
   close(): void {
     this.closed = true
     const c = this.current
