@@ -5,23 +5,33 @@ import {parseDuration} from '../core/duration.js'
 import {onInterrupt} from '../core/interrupt.js'
 import {providerFor} from '../providers/index.js'
 import type {NodeInfo, NodeStatus} from '../providers/provider.js'
-import {byName, info, out, printJson, shorten, table} from '../ui/output.js'
+import {type Column, renderTable, tableChoice, tableFlags} from '../ui/columns.js'
+import {byName, info, out, printJson, shorten} from '../ui/output.js'
 
 const STATUSES: NodeStatus[] = ['new', 'active', 'off', 'gone', 'unreachable']
 const SYNONYMS: Record<string, NodeStatus> = {running: 'active', pending: 'new', stopped: 'off', terminated: 'gone'}
 
+const COLUMNS: Column<{status: NodeStatus; names: string[]}>[] = [
+  {key: 'status', head: 'STATUS', value: (r) => r.status},
+  {key: 'count', head: '#NODES', value: (r) => r.names.length},
+  {key: 'names', head: 'NAMES', value: (r) => shorten(r.names)},
+]
+
 export default class Status extends BeltCommand {
   static description = 'Count the cluster\'s nodes by status; --wait polls until enough are in a status'
-  static examples = ['<%= config.bin %> status', '<%= config.bin %> status --wait active=3', '<%= config.bin %> status --wait active=2000 --timeout 30m --json']
+  static examples = ['<%= config.bin %> status', '<%= config.bin %> status --wait active=3',
+    '<%= config.bin %> status --wait active=2000 --timeout 30m --json', '<%= config.bin %> status --columns status,count --no-header']
   static flags = {
     wait: Flags.string({description: 'wait until at least N nodes have STATUS (STATUS=N, e.g. active=3)'}),
     timeout: Flags.string({description: 'how long --wait waits', default: '15m'}),
     json: Flags.boolean({description: 'print JSON: {"counts": {...}, "nodes": [node]}'}),
+    ...tableFlags(COLUMNS),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Status)
     const want = flags.wait ? parseWait(flags.wait) : null
+    const choice = tableChoice(flags, COLUMNS)
     const timeoutMs = parseDuration(flags.timeout, '--timeout')
     const cluster = this.resolveCluster(flags)
     const provider = await providerFor(cluster)
@@ -45,8 +55,9 @@ export default class Status extends BeltCommand {
     for (const n of nodes) counts[n.status] = (counts[n.status] ?? 0) + 1
     if (flags.json) printJson({counts, nodes})
     else {
-      const rows = STATUSES.filter((s) => counts[s]).map((s) => [s, counts[s], shorten(nodes.filter((n) => n.status === s).map((n) => n.name))])
-      out(table(['STATUS', '#NODES', 'NAMES'], rows))
+      const rows = STATUSES.filter((s) => counts[s]).map((s) => ({status: s, names: nodes.filter((n) => n.status === s).map((n) => n.name)}))
+      const text = renderTable(COLUMNS, rows, choice)
+      if (text) out(text)
     }
     if (scope.interrupted()) throw new Interrupted()
     if (want && !reached) {
