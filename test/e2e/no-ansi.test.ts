@@ -19,6 +19,8 @@ function commandIds(): string[] {
 }
 
 const ESC = '\u001b'
+/** Each run twice: as a pipe sees belt, and with NO_COLOR set too. */
+const COLOURS: Record<string, string>[] = [{}, {NO_COLOR: '1'}]
 
 function assertPlain(r: RunResult, what: string): void {
   const at = (r.stdout + r.stderr).indexOf(ESC)
@@ -40,7 +42,7 @@ test('no ANSI escape codes in non-TTY output: every command --help, and real run
   const ids = commandIds()
   assert.ok(ids.length >= 30, `the manifest lists belt's commands (${ids.length})`)
   assert.ok(ids.includes('autocomplete') && ids.includes('swarm:join') && ids.includes('ls'))
-  await Promise.all(ids.flatMap((id) => [{}, {NO_COLOR: '1'}] as Record<string, string>[].map((env) => limit(async () => {
+  await Promise.all(ids.flatMap((id) => COLOURS.map((env) => limit(async () => {
     const r = await run([...id.split(':'), '--help'], env)
     assert.equal(r.code, 0, `belt ${id.replace(/:/g, ' ')} --help: exit ${r.code}\n${r.stderr}`)
     assert.match(r.stdout, /USAGE/, `${id} --help prints its usage`)
@@ -67,7 +69,7 @@ test('no ANSI escape codes in non-TTY output: every command --help, and real run
     ['ls', '--columns', 'bogus'], ['rm', 'w1'], ['frobnicate'], ['ls', '--frobnicate'], ['cluster', 'update', 'ssh_jump=@'],
     ['certs'], ['env', 'w1'], ['context', '--rm'],
   ]
-  await Promise.all(readOnly.flatMap((args) => [{}, {NO_COLOR: '1'}] as Record<string, string>[].map((env) => limit(async () => {
+  await Promise.all(readOnly.flatMap((args) => COLOURS.map((env) => limit(async () => {
     const r = await run(args, env)
     assert.ok(r.code !== null && r.code <= 2, `belt ${args.join(' ')}: exit ${r.code}\n${r.stderr}`)
     assertPlain(r, `belt ${args.join(' ')} ${JSON.stringify(env)}`)
