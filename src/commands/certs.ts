@@ -28,7 +28,8 @@ export default class Certs extends BeltCommand {
     const tls = tlsToCheck(cluster)
     const patterns = argv as string[]
     const endpoints = patterns.length ? await endpointsFrom(cluster, patterns) : await allEndpoints(cluster)
-    const report = await checkCertificates(cluster, tls, endpoints, {timeoutMs})
+    // Behind a bastion (ssh_jump) each node's port 2376 is reached through it.
+    const report = await this.withSsh(cluster, (ssh) => checkCertificates(cluster, tls, endpoints, {timeoutMs, tunnel: ssh.tunnel.bind(ssh)}))
     renderCerts(report, flags.json, choice)
     const bad = report.nodes.filter((n) => n.status === 'error' || n.status === 'unreachable')
     if (bad.length) throw new PartialFailure(`${bad.length} of ${report.nodes.length} node(s) have no usable certificate on port ${DOCKER_TLS_PORT}`)

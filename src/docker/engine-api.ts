@@ -237,12 +237,21 @@ export interface PresentedCertificate {
  * certificate that is expired, from another CA or for another address. The client certificate is offered so a
  * tlsverify daemon completes the handshake.
  */
-export function readPresentedCertificate(
+export async function readPresentedCertificate(
   t: EngineTarget,
   tls: ClientTls,
   opts: {timeoutMs?: number; signal?: AbortSignal} = {},
 ): Promise<PresentedCertificate> {
   const timeoutMs = opts.timeoutMs ?? 10_000
+  // Through t.dial (the bastion) the TLS session runs over the stream it opens; the handshake is the same.
+  let tunnel: Duplex | undefined
+  if (t.dial) {
+    try {
+      tunnel = await t.dial()
+    } catch (err) {
+      throw engineError(Object.assign(err as Error, {code: 'ECONNREFUSED'}), t)
+    }
+  }
   return new Promise((resolve, reject) => {
     let settled = false
     const finish = (err: Error | null, value?: PresentedCertificate) => {
@@ -262,6 +271,7 @@ export function readPresentedCertificate(
       key: tls.key,
       rejectUnauthorized: false,
       servername: isIP(t.host) ? '' : t.host,
+      ...(tunnel ? {socket: tunnel} : {}),
     }, () => {
       const peer = socket.getPeerCertificate()
       if (!peer?.raw) return finish(new EngineError(`${where(t)} presented no certificate`, 'tls'))

@@ -1,6 +1,6 @@
 // A private fleet behind a bastion, for real: local-driver hosts (network namespaces with their own sshd and dockerd);
 // one of them is the bastion, and marked iptables rules on this machine reject SSH (22) and Docker TLS (2376) to
-// every other host — so `belt swarm init/join`, `belt docker` and `belt provision` can only work through the jump
+// every other host — so `belt swarm init/join`, `belt docker`, `belt provision` and `belt certs` only work through the jump
 // host (ssh_jump). The bastion's own sshd log proves that a multi-node join made ONE connection to it; a bastion
 // presenting another key than the pinned one is refused. The rules carry a comment unique to this run and are
 // removed afterwards, also when the test fails. Needs root; subnet 10.219.50.0/24.
@@ -96,6 +96,10 @@ test('swarm join, docker and provision only through the bastion; one bastion con
     assert.deepEqual((JSON.parse(r.stdout) as {ok: string[]}).ok, ['node2'])
     r = ok(await run('provision', 'node2', '--json'), 'provision again: checked over TLS through the bastion')
     assert.deepEqual((JSON.parse(r.stdout) as {already: string[]}).already, ['node2'])
+
+    // belt certs reads the presented certificate through the jump host as well.
+    r = ok(await run('certs', 'node2', '--json'), 'certs through the bastion')
+    assert.equal((JSON.parse(r.stdout) as {nodes: {status: string}[]}).nodes[0].status, 'ok')
 
     // --print-command shows how its commands reach a node.
     r = ok(await run('swarm', 'join', '--print-command'), 'join --print-command')
