@@ -71,6 +71,13 @@ test('bad ssh_jump / ssh_address: exit 2, one line naming the key, config.yml un
     /'hosts\.w1\.ssh_jump' must be user@host\[:port\]/, 'per-host ssh_jump')
   ok(await run('--cluster', 'c-generic', 'cluster', 'update', 'hosts.w1.address=203.0.113.11', 'hosts.w1.ssh_jump=admin@203.0.113.5'),
     'per-host ssh_jump')
+  // Hosts behind a bastion are listed without a probe of their SSH port (it is reachable only through the bastion).
+  ok(await run('--cluster', 'c-generic', 'cluster', 'update', 'hosts.w2=203.0.113.12'), 'second host')
+  const listed = JSON.parse(ok(await run('--cluster', 'c-generic', 'ls', '--json'), 'generic ls').stdout) as {name: string; status: string; provider_status: string}[]
+  assert.deepEqual(listed.map((n) => [n.name, n.status, n.provider_status]), [
+    ['w1', 'active', 'not probed: behind the bastion admin@203.0.113.5'],
+    ['w2', 'active', 'not probed: behind the bastion root@[2001:db8::1]:2222'],
+  ])
   // A config.yml edited by hand is checked when read.
   const config = join(dir, '.belt', 'c-local', 'config.yml')
   const text = readFileSync(config, 'utf8').replace(/ssh_jump: .*/, 'ssh_jump: "@"')

@@ -64,12 +64,15 @@ export class GenericProvider implements Provider {
   async list(opts: {signal?: AbortSignal} = {}): Promise<NodeInfo[]> {
     const limit = pLimit(PROBE_CONCURRENCY)
     return Promise.all(this.hosts().map((h) => limit(async () => {
-      const probe = opts.signal?.aborted ? 'not probed (interrupted)' : await probeTcp(h.address, h.port, PROBE_TIMEOUT_MS)
+      // Behind a bastion the port cannot be probed from here (only through it, over SSH): listed as it is written.
+      const jump = h.ssh_jump ?? this.cluster.settings.ssh_jump
+      const probe = jump ? 'behind' : opts.signal?.aborted ? 'not probed (interrupted)' : await probeTcp(h.address, h.port, PROBE_TIMEOUT_MS)
       return {
         name: h.name,
         id: null,
-        status: probe === 'open' ? 'active' : 'unreachable',
-        provider_status: probe === 'open' ? `ssh port ${h.port} open` : `ssh port ${h.port}: ${probe}`,
+        status: probe === 'open' || probe === 'behind' ? 'active' : 'unreachable',
+        provider_status: probe === 'behind' ? `not probed: behind the bastion ${jump}`
+          : probe === 'open' ? `ssh port ${h.port} open` : `ssh port ${h.port}: ${probe}`,
         public_ip: h.address,
         private_ip: h.private_address,
         region: null,
