@@ -73,7 +73,8 @@ test('bad ssh_jump / ssh_address: exit 2, one line naming the key, config.yml un
     'per-host ssh_jump')
   // Hosts behind a bastion are listed without a probe of their SSH port (it is reachable only through the bastion).
   ok(await run('--cluster', 'c-generic', 'cluster', 'update', 'hosts.w2=203.0.113.12'), 'second host')
-  const listed = JSON.parse(ok(await run('--cluster', 'c-generic', 'ls', '--json'), 'generic ls').stdout) as {name: string; status: string; provider_status: string}[]
+  type Listed = {name: string; status: string; provider_status: string}
+  const listed = JSON.parse(ok(await run('--cluster', 'c-generic', 'ls', '--json'), 'generic ls').stdout) as Listed[]
   assert.deepEqual(listed.map((n) => [n.name, n.status, n.provider_status]), [
     ['w1', 'active', 'not probed: behind the bastion admin@203.0.113.5'],
     ['w2', 'active', 'not probed: behind the bastion root@[2001:db8::1]:2222'],
