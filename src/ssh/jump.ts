@@ -50,7 +50,8 @@ export class JumpHost {
       const session = await untilAborted(this.session(), signal, `timed out connecting to the ${this.endpoint.name}`)
       ch = await session.forwardOut(host, port).catch((err: Error) => {
         // The jump host could not reach the node (not up yet, filtered): as a refused connection, retried by the fleet.
-        throw new SshConnectError(`${err.message} (through the ${this.endpoint.name})`, 'refused', true)
+        // The message names the jump host already ("jump host admin@… could not connect to 10.0.0.5:22 for us: …").
+        throw new SshConnectError(err.message, 'refused', true)
       })
     } catch (err) {
       this.hold(-1)

@@ -150,6 +150,10 @@ test('JumpHost: 30 node sessions over ONE bastion connection; a drop reconnects 
       session.close()
     }
   }
+  // A node the bastion cannot reach: one line naming the bastion and the node, retryable like a refused connection.
+  const refused = await jump.channelTo('127.0.0.1', 1).then(() => null, (e: Error & {retryable?: boolean}) => e)
+  assert.match(refused?.message ?? '', /^jump host root@127\.0\.0\.1:\d+ could not connect to 127\.0\.0\.1:1 for us: /)
+  assert.equal(refused?.retryable, true)
   const outputs = await Promise.all(Array.from({length: 30}, (_, i) => runOne(i)))
   assert.deepEqual(outputs, Array.from({length: 30}, (_, i) => `ran job ${i}\n`))
   assert.equal(lab.bastionConnections(), 1)
