@@ -1,5 +1,6 @@
 // The join bench: `belt swarm join` against `xargs -P ssh`, `parallel-ssh` and `ansible -m raw` doing the same joins
 // (the same remote command string) on the same simulated fleet, each checked against the stand-in's join log.
+import {execFileSync} from 'node:child_process'
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {stringify} from 'yaml'
@@ -32,6 +33,8 @@ export interface JoinRow {
   failures: number
   duplicates: number
   exitCode: number | null
+  /** New TCP connections from this machine to the fleet's SSH port during the run (one per host, or 1 through ssh_jump). */
+  sshConnections: number
   note?: string
 }
 
@@ -66,8 +69,11 @@ export interface JoinBenchContext {
   beltRemote: string
 }
 
-/** A generic-driver cluster listing mg0 + w1..wMAX, as an operator of existing machines would write it. */
-export function writeBeltCluster(beltDir: string, maxN: number, keyPath: string): void {
+/**
+ * A generic-driver cluster listing mg0 + w1..wMAX, as an operator of existing machines would write it; `jump`
+ * names a bastion (ssh_jump) for the cluster `bench-jump`, which is otherwise the same.
+ */
+export function writeBeltCluster(beltDir: string, maxN: number, keyPath: string, jump?: string): void {
   const hosts: Record<string, string> = {mg0: MANAGER_ADDRESS}
   for (let i = 1; i <= maxN; i++) hosts[`w${i}`] = workerAddress(i)
   const config = {
@@ -77,12 +83,34 @@ export function writeBeltCluster(beltDir: string, maxN: number, keyPath: string)
       ssh_key: keyPath,
       // Like the peers' StrictHostKeyChecking=no + UserKnownHostsFile=/dev/null: no host-key bookkeeping.
       strict_host_key_checking: 'no',
+      ...(jump ? {ssh_jump: jump} : {}),
       hosts,
     },
   }
-  mkdirSync(join(beltDir, 'bench'), {recursive: true})
-  writeFileSync(join(beltDir, 'bench', 'config.yml'), stringify(config))
-  writeFileSync(join(beltDir, 'active'), 'bench\n')
+  const name = jump ? 'bench-jump' : 'bench'
+  mkdirSync(join(beltDir, name), {recursive: true})
+  writeFileSync(join(beltDir, name, 'config.yml'), stringify(config))
+  if (!jump) writeFileSync(join(beltDir, 'active'), 'bench\n')
+}
+
+/** The bastion of `bench-jump`: the manager's address (the one fleet sshd forwards to every worker address). */
+export const JUMP = `${FLEET_USER}@${MANAGER_ADDRESS}`
+
+/**
+ * New TCP connections this machine opened to the fleet's SSH port while `fn` ran: an iptables counting rule (no
+ * target) with a comment of its own, removed afterwards.
+ */
+export async function countSshConnections<T>(fn: () => Promise<T>): Promise<{value: T; connections: number}> {
+  const rule = ['OUTPUT', '-d', '10.220.0.0/16', '-p', 'tcp', '--dport', '22', '--syn', '-m', 'comment', '--comment', `belt-bench-ssh-${process.pid}`]
+  execFileSync('iptables', ['-w', '5', '-I', ...rule])
+  try {
+    const value = await fn()
+    const listing = execFileSync('iptables', ['-w', '5', '-L', 'OUTPUT', '-v', '-n', '-x'], {encoding: 'utf8'})
+    const line = listing.split('\n').find((l) => l.includes(`belt-bench-ssh-${process.pid}`))
+    return {value, connections: line ? Number(line.trim().split(/\s+/)[0]) : NaN}
+  } finally {
+    execFileSync('iptables', ['-w', '5', '-D', ...rule])
+  }
 }
 
 function baseEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -94,15 +122,15 @@ function baseEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {...env, ...extra}
 }
 
-export function tools(ctx: JoinBenchContext): {belt: (c: number) => JoinTool; peers: JoinTool[]; reference: JoinTool} {
+export function tools(ctx: JoinBenchContext): {belt: (c: number, cluster?: string) => JoinTool; peers: JoinTool[]; reference: JoinTool} {
   const sshArgs = ctx.fleet.sshArgs()
-  const belt = (concurrency: number): JoinTool => ({
-    name: 'belt swarm join',
+  const belt = (concurrency: number, cluster = 'bench'): JoinTool => ({
+    name: cluster === 'bench-jump' ? 'belt swarm join (ssh_jump)' : 'belt swarm join',
     concurrency,
     command: (n) => ({
       cmd: process.execPath,
       args: [BELT_BIN, 'swarm', 'join', 'mg0', `w[1:${n}]`, '--concurrency', String(concurrency)],
-      env: baseEnv({BELT_DIR: ctx.beltDir, BELT_CLUSTER: 'bench'}),
+      env: baseEnv({BELT_DIR: ctx.beltDir, BELT_CLUSTER: cluster}),
     }),
   })
   const xargs: JoinTool = {
@@ -190,7 +218,7 @@ export async function runJoin(ctx: JoinBenchContext, tool: JoinTool, n: number):
   const {cmd, args, env} = tool.command(n)
   const slug = tool.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()
   const outputPath = join(ctx.workDir, `${slug}-${n}-c${tool.concurrency}.out`)
-  const m = await measure(cmd, args, {env, cwd: ctx.workDir, outputPath, timeoutMs: 15 * 60_000})
+  const {value: m, connections} = await countSshConnections(() => measure(cmd, args, {env, cwd: ctx.workDir, outputPath, timeoutMs: 15 * 60_000}))
   await fleetQuiet(ctx.fleet)
   ctx.fleet.checkShell()
   const serverCpuS = ctx.fleet.serverCpuS() - server0
@@ -221,6 +249,7 @@ export async function runJoin(ctx: JoinBenchContext, tool: JoinTool, n: number):
     failures: n - joined + duplicates + strays,
     duplicates,
     exitCode: m.exitCode,
+    sshConnections: connections,
   }
   if (m.exitCode !== 0 || row.failures > 0) {
     const tail = readFileSync(outputPath, 'utf8').trim().split('\n').slice(-3).join(' / ').replace(/SWMTKN-[\w-]+/g, 'SWMTKN-…redacted')

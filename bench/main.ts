@@ -10,7 +10,7 @@ import {table} from '../src/ui/output.js'
 import {Fleet} from './fleet.js'
 import {running} from './measure.js'
 import {killTree} from './proc.js'
-import {JoinRow, ROOT, prepareFiles, remoteJoinCommand, runJoin, tools, writeBeltCluster} from './join.js'
+import {JoinRow, JUMP, ROOT, prepareFiles, remoteJoinCommand, runJoin, tools, writeBeltCluster} from './join.js'
 import {runStartup, StartupResult} from './startup.js'
 import {expandPatterns, validateHostname} from '../src/core/range.js'
 import {ApiResult, runApi} from './api.js'
@@ -154,6 +154,7 @@ async function main(): Promise<void> {
       fleetUp = true
       const beltDir = join(workDir, '.belt')
       writeBeltCluster(beltDir, maxN, fleet.paths.clientKey)
+      writeBeltCluster(beltDir, maxN, fleet.paths.clientKey, JUMP)
       const hostsFile = prepareFiles({workDir}, opts.ns)
       const remote = await remoteJoinCommand()
       const ctx = {fleet, workDir, beltDir, hostsFile, remote: remote.peers, beltRemote: remote.belt}
@@ -168,9 +169,10 @@ async function main(): Promise<void> {
           `on stdin, the OpenSSH peers inline as the first line instead of \`IFS= read -r t …\` — otherwise the same string:\n` +
           redacted.split('\n').map((l) => '  ' + l).join('\n') + '\n\n',
       )
-      const head = ['TOOL', 'N', 'CONC', 'WALL S', 'HOSTS/S', 'CPU S', 'CPU MS/HOST', 'PEAK RSS MB', 'PEAK PSS MB', 'PROCS', 'FAILURES', 'FLEET MS/HOST']
+      const head = ['TOOL', 'N', 'CONC', 'WALL S', 'HOSTS/S', 'CPU S', 'CPU MS/HOST', 'PEAK RSS MB', 'PEAK PSS MB', 'PROCS', 'FAILURES', 'FLEET MS/HOST', 'SSH CONNS']
       const line = (r: JoinRow) => [
         r.tool, r.n, r.concurrency, f1(r.wallS), f0(r.hostsPerS), f1(r.cpuS), f1(r.cpuMsPerHost), f0(r.peakRssMB), r.peakPssMB > 0 ? f0(r.peakPssMB) : '-', r.peakProcs, r.failures, f1(r.serverCpuMsPerHost),
+        r.sshConnections,
       ]
       const run = async (tool: ReturnType<typeof belt>, n: number) => {
         log(`${tool.name} N=${n} concurrency ${tool.concurrency} …`)
@@ -189,6 +191,8 @@ async function main(): Promise<void> {
         if (want('ssh2')) await run(reference, n)
       }
       if (maxN >= 1000 && want('belt')) await run(belt(1000), maxN)
+      // Behind a bastion: the same join with ssh_jump, every node session a channel inside one connection to it.
+      const jumped = want('belt') ? await run(belt(100, 'bench-jump'), maxN) : null
       process.stdout.write(table(head, rows.map(line)) + '\n')
       process.stdout.write(
         '\nCPU = user + sys of the tool and every process it waited for (GNU time, getrusage RUSAGE_CHILDREN).\n' +
@@ -197,14 +201,15 @@ async function main(): Promise<void> {
           'PEAK PSS: the same tree summed as PSS (shared pages split between their sharers: what it really occupies), sampled once a second.\n' +
           'ssh2 + p-limit loop = bench/ssh2-loop.mjs: key parsed once, one connection + one exec per host, nothing else (reference, not a target).\n' +
           'FAILURES = hosts not joined exactly once according to the stand-in docker log (reset between tools).\n' +
-          'FLEET MS/HOST = CPU the simulated hosts (sshd, sh, stand-in docker) used per host, on the same cores as the tool.\n\n',
+          'FLEET MS/HOST = CPU the simulated hosts (sshd, sh, stand-in docker) used per host, on the same cores as the tool.\n' +
+          `SSH CONNS = new TCP connections from this machine to the fleet's port 22 during the run (iptables counter); (ssh_jump) = through ${JUMP}.\n\n`,
       )
       for (const r of rows.filter((x) => x.failures > 0 || x.exitCode !== 0)) process.stdout.write(`note: ${r.tool} N=${r.n}: ${r.failures} failures, exit ${r.exitCode}${r.note ? ' — ' + r.note : ''}\n`)
 
       // The CPU target is about scale: judged at the largest N. Smaller N are shown for information — there belt's
       // fixed start-up CPU (node, oclif, config of every host) weighs on few hosts.
       const pair = (n: number) => ({
-        b: rows.find((r) => r.tool.startsWith('belt') && r.n === n && r.concurrency === 100),
+        b: rows.find((r) => r.tool === 'belt swarm join' && r.n === n && r.concurrency === 100),
         x: rows.find((r) => r.tool.startsWith('xargs') && r.n === n),
       })
       const byN = [...opts.ns].sort((a, b) => b - a)
@@ -227,12 +232,21 @@ async function main(): Promise<void> {
           targets.push({target: `  marginal CPU per extra host (N=${byN[1]}→${byN[0]})`, value: `${f1(mb)} vs ${f1(mx)} ms/host = ${f2(mb / mx)}×`, pass: null, note: 'info'})
         }
       }
-      const b2 = rows.find((r) => r.tool.startsWith('belt') && r.n === 2000 && r.concurrency === 100)
+      const b2 = rows.find((r) => r.tool === 'belt swarm join' && r.n === 2000 && r.concurrency === 100)
       const x2 = rows.find((r) => r.tool.startsWith('xargs') && r.n === 2000)
       if (b2 && x2) {
         const ratio = b2.wallS / x2.wallS
         targets.push({target: 'wall N=2000 @100 ≤ 0.8× xargs -P100 ssh', value: `${f1(b2.wallS)} vs ${f1(x2.wallS)} s = ${f2(ratio)}×`, pass: ratio <= 0.8 && b2.failures === 0})
       } else targets.push({target: 'wall N=2000 @100 ≤ 0.8× xargs -P100 ssh', value: 'not measured (N=2000 not in --n)', pass: null})
+      if (jumped) {
+        const direct = rows.find((r) => r.tool === 'belt swarm join' && r.n === maxN && r.concurrency === 100)
+        targets.push({
+          target: `N=${maxN} through a bastion: 1 connection to it (direct: ${maxN + 1})`,
+          value: `${jumped.sshConnections} vs ${direct?.sshConnections ?? '-'} connections; ${f1(jumped.wallS)} vs ${direct ? f1(direct.wallS) : '-'} s; ` +
+            `${jumped.failures} failures`,
+          pass: jumped.sshConnections === 1 && jumped.failures === 0,
+        })
+      }
       const b1000 = rows.find((r) => r.tool.startsWith('belt') && r.concurrency === 1000)
       if (b1000 && b1000.n === 2000) {
         targets.push({target: 'N=2000 @1000: belt peak RSS ≤ 300 MB', value: `${f0(b1000.peakRssMB)} MB, ${b1000.failures} failures, ${f1(b1000.wallS)} s`, pass: b1000.peakRssMB <= 300 && b1000.failures === 0})

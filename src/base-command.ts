@@ -8,7 +8,9 @@ import {nodeOpTargets, runNodeOp, type NodeOp} from './docker/swarm.js'
 import {setProviderHooks} from './providers/index.js'
 import {createSshContext, type BeltSshContext} from './ssh/context.js'
 import {printHostKeyWarnings, renderFleet} from './ui/fleet.js'
-import {info, warn} from './ui/output.js'
+import {info, out, warn} from './ui/output.js'
+import {jumpCommandNote} from './ssh/jump.js'
+import {join} from 'node:path'
 
 export abstract class BeltCommand extends Command {
   static baseFlags = {
@@ -27,12 +29,25 @@ export abstract class BeltCommand extends Command {
     return resolveCluster({cluster: flags.cluster, config: flags.config})
   }
 
+  /** --print-command behind a bastion: the `ssh -J` line first, when a cluster with ssh_jump can be resolved. */
+  protected printJumpNote(flags: {cluster?: string; config?: string}): void {
+    let cluster: Cluster
+    try {
+      cluster = this.resolveCluster(flags)
+    } catch {
+      return
+    }
+    const note = jumpCommandNote(cluster.settings, join(cluster.dir, 'known_hosts'))
+    if (note) out(note)
+  }
+
   /** The cluster's SSH context for `work`: its warnings go to stderr, and each refused host key is told once after. */
   protected async withSsh<T>(cluster: Cluster, work: (ssh: BeltSshContext) => Promise<T>): Promise<T> {
     const ssh = createSshContext(cluster, {onWarning: warn})
     try {
       return await work(ssh)
     } finally {
+      ssh.close()
       printHostKeyWarnings(ssh.hostKeyProblems)
     }
   }

@@ -1,15 +1,29 @@
 import {Flags} from '@oclif/core'
 import {BeltCommand} from '../base-command.js'
 import {providerFor} from '../providers/index.js'
-import {info, out, printJson, table} from '../ui/output.js'
+import type {FirewallRule} from '../providers/provider.js'
+import {type Column, renderTable, tableChoice, tableFlags} from '../ui/columns.js'
+import {info, out, printJson} from '../ui/output.js'
+
+const COLUMNS: Column<FirewallRule>[] = [
+  {key: 'direction', head: 'DIRECTION', value: (r) => r.direction},
+  {key: 'protocol', head: 'PROTOCOL', value: (r) => r.protocol},
+  {key: 'ports', head: 'PORTS', value: (r) => r.ports},
+  {key: 'sources', head: 'FROM/TO', value: (r) => r.sources.join(',')},
+  {key: 'note', head: 'NOTE', value: (r) => r.note},
+]
 
 export default class Firewall extends BeltCommand {
   static description = 'Show the swarm firewall belt manages for the cluster (DigitalOcean cloud firewall, EC2 security group)'
-  static examples = ['<%= config.bin %> firewall', '<%= config.bin %> firewall --json']
-  static flags = {json: Flags.boolean({description: 'print JSON: {"name", "id", "rules": [{"direction", "protocol", "ports", "sources", "note"}]}'})}
+  static examples = ['<%= config.bin %> firewall', '<%= config.bin %> firewall --json', '<%= config.bin %> firewall --columns ports,sources --no-header']
+  static flags = {
+    json: Flags.boolean({description: 'print JSON: {"name", "id", "rules": [{"direction", "protocol", "ports", "sources", "note"}]}'}),
+    ...tableFlags(COLUMNS),
+  }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Firewall)
+    const choice = tableChoice(flags, COLUMNS)
     const cluster = this.resolveCluster(flags)
     const provider = await providerFor(cluster)
     const fw = provider.firewall ? await provider.firewall() : null
@@ -21,6 +35,6 @@ export default class Firewall extends BeltCommand {
     if (!fw.id) info(`${fw.name} does not exist yet: \`belt create\` creates it with these rules`)
     if (flags.json) return printJson(fw)
     if (fw.id) info(`${fw.name} (${fw.id})`)
-    out(table(['DIRECTION', 'PROTOCOL', 'PORTS', 'FROM/TO', 'NOTE'], fw.rules.map((r) => [r.direction, r.protocol, r.ports, r.sources.join(','), r.note])))
+    out(renderTable(COLUMNS, fw.rules, choice))
   }
 }

@@ -53,6 +53,7 @@ The cloud firewall does not open Grafana's port: --forward tunnels it to 127.0.0
   async run(): Promise<void> {
     const {flags} = await this.parse(Monitor)
     if (flags['print-command']) {
+      this.printJumpNote(flags)
       out(flags.down ? removeCommand() : [
         '# on the manager: a private folder for the stack files (uploaded over SFTP), then the deploy, which removes it',
         STAGE_COMMAND, '', deployCommand('/tmp/belt-monitor.XXXXXXXX', ['CONFIG-NAMES']),

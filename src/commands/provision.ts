@@ -35,7 +35,10 @@ export default class Provision extends BeltCommand {
     const verifyTimeoutMs = parseDuration(flags['verify-timeout'], '--verify-timeout')
     const policy = tlsPolicy(cluster.settings)
     const sysctl = flags['sysctl-large-cluster']
-    if (flags['print-command']) return printRemoteCommands(clusterRemoteCommands(cluster, sysctl))
+    if (flags['print-command']) {
+      this.printJumpNote(flags)
+      return printRemoteCommands(clusterRemoteCommands(cluster, sysctl))
+    }
     const endpoints = await endpointsFrom(cluster, argv as string[])
     const tls = await ensureClusterTls(cluster, policy)
     announceTls(tls)

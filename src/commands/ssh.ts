@@ -45,7 +45,9 @@ The command is one remote command line, as with OpenSSH (quote it for the remote
     const [ep] = await endpointsFor(cluster, names)
     if (flags['forget-host']) {
       if (rest.length) throw new UsageError('--forget-host takes no command')
-      return this.forgetHost(createSshContext(cluster, {onWarning: warn}).knownHosts, ep)
+      // The key is recorded under the address belt dials (ssh_address: private picks the private one).
+      const ssh = createSshContext(cluster, {onWarning: warn})
+      return this.forgetHost(ssh.knownHosts, ssh.route(ep))
     }
     const command = rest.length ? rest.join(' ') : null
     const tty = command === null ? Boolean(process.stdin.isTTY) : Boolean(flags.tty)

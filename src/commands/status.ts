@@ -6,7 +6,8 @@ import {onInterrupt} from '../core/interrupt.js'
 import {swarmStatus, type SwarmStatusResult} from '../docker/health.js'
 import {providerFor} from '../providers/index.js'
 import type {NodeInfo, NodeStatus} from '../providers/provider.js'
-import {renderStatus, swarmProblem} from '../ui/health.js'
+import {tableChoice, tableFlags} from '../ui/columns.js'
+import {STATUS_COLUMNS, renderStatus, swarmProblem} from '../ui/health.js'
 import {byName, info} from '../ui/output.js'
 
 const STATUSES: NodeStatus[] = ['new', 'active', 'off', 'gone', 'unreachable']
@@ -26,6 +27,7 @@ connection) until N nodes are Ready.`
     '<%= config.bin %> status --wait active=3',
     '<%= config.bin %> status --wait ready=2000 --timeout 30m',
     '<%= config.bin %> status --json --no-swarm',
+    '<%= config.bin %> status --columns status,count --no-header',
   ]
 
   static flags = {
@@ -33,11 +35,13 @@ connection) until N nodes are Ready.`
     timeout: Flags.string({description: 'how long --wait waits', default: '15m'}),
     swarm: Flags.boolean({description: 'read the swarm through a manager (--no-swarm: the cloud only)', default: true, allowNo: true}),
     json: Flags.boolean({description: 'print JSON: {"counts": {...}, "nodes": [node], "swarm": {...} | null}'}),
+    ...tableFlags(STATUS_COLUMNS),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Status)
     const want = flags.wait ? parseWait(flags.wait) : null
+    const choice = tableChoice(flags, STATUS_COLUMNS)
     const timeoutMs = parseDuration(flags.timeout, '--timeout')
     if (want?.status === 'ready' && !flags.swarm) throw new UsageError('--wait ready=N reads the swarm: drop --no-swarm')
     const cluster = this.resolveCluster(flags)
@@ -71,7 +75,7 @@ connection) until N nodes are Ready.`
     if (strangers) info(strangers)
     const counts: Record<string, number> = {}
     for (const n of nodes) counts[n.status] = (counts[n.status] ?? 0) + 1
-    renderStatus({counts, nodes, swarm}, flags.json)
+    renderStatus({counts, nodes, swarm}, flags.json, choice)
     if (scope.interrupted() || swarm?.interrupted) throw new Interrupted()
     if (want && want.status !== 'ready' && !reached) {
       throw new PartialFailure(`timed out after ${flags.timeout}: ${counts[want.status] ?? 0} of ${want.count} nodes ${want.status}`)

@@ -4,10 +4,10 @@ import {versions} from '../core/versions.js'
 import {out, printJson} from '../ui/output.js'
 
 export default class Version extends BeltCommand {
-  static description = 'Show the versions of belt, Node.js, ssh2, the AWS EC2 SDK and oclif (for bug reports)'
+  static description = 'Show the versions of belt, Node.js, ssh2, the AWS EC2 SDK, the DigitalOcean SDK (dots-wrapper) and oclif (for bug reports)'
   static examples = ['<%= config.bin %> version', '<%= config.bin %> version --json']
   static flags = {
-    json: Flags.boolean({description: 'print JSON: {"belt", "node", "ssh2", "@aws-sdk/client-ec2", "@oclif/core", "platform"}'}),
+    json: Flags.boolean({description: 'print JSON: {"belt", "node", "ssh2", "@aws-sdk/client-ec2", "dots-wrapper", "@oclif/core", "platform"}'}),
   }
 
   async run(): Promise<void> {

@@ -4,7 +4,7 @@ import {readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 
-export const REPORTED_PACKAGES = ['ssh2', '@aws-sdk/client-ec2', '@oclif/core'] as const
+export const REPORTED_PACKAGES = ['ssh2', '@aws-sdk/client-ec2', 'dots-wrapper', '@oclif/core'] as const
 
 export type Versions = {belt: string; node: string; platform: string} & Record<(typeof REPORTED_PACKAGES)[number], string | null>
 

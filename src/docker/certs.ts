@@ -5,7 +5,9 @@ import type {Cluster} from '../core/config/cluster.js'
 import {UsageError} from '../core/errors.js'
 import {addressProblem, type SshEndpoint} from '../providers/provider.js'
 import {byNaturalName} from '../ssh/fleet-result.js'
-import {readPresentedCertificate, type ClientTls} from './engine-api.js'
+import {DOCKER_TLS_PORT, readPresentedCertificate, type ClientTls} from './engine-api.js'
+import type {SshContext} from '../ssh/types.js'
+import type {Duplex} from 'node:stream'
 import {dockerAddress} from './provision.js'
 import {describeCertificate, EXPIRY_WARNING_DAYS, isIssuedBy, normalizeSan, readClusterTls, serverSans, tlsPolicy,
   type CertificateAuthority, type CertificateInfo, type ClusterTlsPaths, type IssuedCertificate} from './tls.js'
@@ -50,17 +52,17 @@ export function tlsToCheck(cluster: Cluster): CheckableTls {
 }
 
 export async function checkCertificates(cluster: Cluster, tls: CheckableTls, endpoints: SshEndpoint[],
-  o: {timeoutMs: number}): Promise<CertsReport> {
+  o: {timeoutMs: number; tunnel?: SshContext['tunnel']}): Promise<CertsReport> {
   const client = {ca: tls.ca.certPem, cert: tls.client.certPem, key: tls.client.keyPem}
   const extra = tlsPolicy(cluster.settings).extraSans
   const limit = pLimit(CHECKS_AT_ONCE)
-  const nodes = await Promise.all(endpoints.map((ep) => limit(() => checkNode(ep, tls.ca, client, extra, o.timeoutMs))))
+  const nodes = await Promise.all(endpoints.map((ep) => limit(() => checkNode(ep, tls.ca, client, extra, o.timeoutMs, o.tunnel?.(ep)))))
   nodes.sort((a, b) => byNaturalName(a.name, b.name))
   return {paths: tls.paths, ca: describeCertificate(tls.ca.cert), client: describeCertificate(tls.client.certPem), nodes}
 }
 
 async function checkNode(ep: SshEndpoint, ca: CertificateAuthority, client: ClientTls, extraSans: string[],
-  timeoutMs: number): Promise<NodeCertReport> {
+  timeoutMs: number, tunnel?: ((port: number) => Promise<Duplex>) | null): Promise<NodeCertReport> {
   const address = dockerAddress(ep)
   const base: NodeCertReport = {name: ep.name, address, status: 'ok', problems: [], subject: null, sans: [], not_after: null, days_left: null,
     issued_by_cluster_ca: null, fingerprint: null}
@@ -68,7 +70,7 @@ async function checkNode(ep: SshEndpoint, ca: CertificateAuthority, client: Clie
   if (noAddress) return {...base, status: 'unreachable', problems: [noAddress]}
   let presented
   try {
-    presented = await readPresentedCertificate({host: address}, client, {timeoutMs})
+    presented = await readPresentedCertificate({host: address, ...(tunnel ? {dial: () => tunnel(DOCKER_TLS_PORT)} : {})}, client, {timeoutMs})
   } catch (err) {
     return {...base, status: 'unreachable', problems: [(err as Error).message]}
   }

@@ -2,8 +2,10 @@
 // (GET /_ping, GET /version) and read the certificate it presents. Used by provision (verification after the
 // restart), regenerate-certs and `belt certs`. Errors are one line and name the address.
 import {request} from 'node:https'
-import {checkServerIdentity, connect as tlsConnect, type PeerCertificate, type TLSSocket} from 'node:tls'
+import type {ClientRequestArgs} from 'node:http'
+import {checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket} from 'node:tls'
 import {isIP} from 'node:net'
+import type {Duplex} from 'node:stream'
 import {X509Certificate} from 'node:crypto'
 import {sleep} from '../core/wait.js'
 
@@ -20,6 +22,8 @@ export interface EngineTarget {
   /** The address the client dials (and whose name or IP must be in the server certificate's SANs). */
   host: string
   port?: number
+  /** Open the TCP connection some other way (through the bastion, ssh_jump) instead of dialling host:port. */
+  dial?: () => Promise<Duplex>
 }
 
 export interface EngineVersion {
@@ -131,8 +135,9 @@ export function engineRequest(
       rejectUnauthorized: true,
       // No SNI for addresses (as Go's client); host names are checked against the SANs either way.
       servername: isIP(t.host) ? '' : t.host,
-      agent: false,
       headers: {'User-Agent': 'belt', Accept: 'application/json'},
+      // No agent: a fresh connection per request (as agent: false), or the one t.dial opens, wrapped in TLS here.
+      ...(t.dial ? {createConnection: tunnelled(t.dial)} : {agent: false}),
     }, (res) => {
       const peer = (res.socket as TLSSocket).getPeerCertificate()
       const chunks: Buffer[] = []
@@ -162,6 +167,18 @@ export function engineRequest(
     req.on('error', (e) => done(engineError(e, t)))
     req.end()
   })
+}
+
+/** https.request's createConnection for a dialled stream: TLS over it, with the request's own TLS options. */
+function tunnelled(dial: () => Promise<Duplex>) {
+  return (opts: ClientRequestArgs, done: (err: Error | null, socket: Duplex) => void): undefined => {
+    // The request's options carry its TLS settings (ca, cert, key, servername; host for the name check), as an agent passes them.
+    const tlsOptions = opts as unknown as ConnectionOptions
+    dial().then((socket) => done(null, tlsConnect({...tlsOptions, socket})),
+      // The jump host could not open it: to the checks, as a refused connection (dockerd not listening yet).
+      (err: Error) => done(Object.assign(err, {code: 'ECONNREFUSED'}), undefined as unknown as Duplex))
+    return undefined
+  }
 }
 
 /** GET /_ping and GET /version over mutual TLS, as `docker version` does. Rejects with a one-line reason. */
@@ -220,12 +237,21 @@ export interface PresentedCertificate {
  * certificate that is expired, from another CA or for another address. The client certificate is offered so a
  * tlsverify daemon completes the handshake.
  */
-export function readPresentedCertificate(
+export async function readPresentedCertificate(
   t: EngineTarget,
   tls: ClientTls,
   opts: {timeoutMs?: number; signal?: AbortSignal} = {},
 ): Promise<PresentedCertificate> {
   const timeoutMs = opts.timeoutMs ?? 10_000
+  // Through t.dial (the bastion) the TLS session runs over the stream it opens; the handshake is the same.
+  let tunnel: Duplex | undefined
+  if (t.dial) {
+    try {
+      tunnel = await t.dial()
+    } catch (err) {
+      throw engineError(Object.assign(err as Error, {code: 'ECONNREFUSED'}), t)
+    }
+  }
   return new Promise((resolve, reject) => {
     let settled = false
     const finish = (err: Error | null, value?: PresentedCertificate) => {
@@ -245,6 +271,7 @@ export function readPresentedCertificate(
       key: tls.key,
       rejectUnauthorized: false,
       servername: isIP(t.host) ? '' : t.host,
+      ...(tunnel ? {socket: tunnel} : {}),
     }, () => {
       const peer = socket.getPeerCertificate()
       if (!peer?.raw) return finish(new EngineError(`${where(t)} presented no certificate`, 'tls'))

@@ -16,7 +16,7 @@ import type {SshEndpoint} from '../providers/provider.js'
 import type {SshContext, SshSession} from '../ssh/types.js'
 import {byNaturalName, fleetResult, runTracked, type FleetHooks, type FleetResult} from '../ssh/fleet-result.js'
 import {shellQuote} from '../ssh/quote.js'
-import {checkEngine, waitForEngine, DOCKER_TLS_PORT, EngineError, type ClientTls, type EngineVersion} from './engine-api.js'
+import {checkEngine, waitForEngine, DOCKER_TLS_PORT, EngineError, type ClientTls, type EngineTarget, type EngineVersion} from './engine-api.js'
 import {issueServerCertificate, serverCertificateProblems, serverSans, tlsPolicy} from './tls.js'
 import type {CertificateAuthority, ClusterTls, TlsPolicy} from './tls.js'
 
@@ -301,6 +301,8 @@ export interface ProvisionContext {
   restartSlot?: <T>(fn: () => Promise<T>) => Promise<T>
   /** Progress within a node ("installing Docker"), for verbose or single-node output. */
   onStep?: (node: string, step: string) => void
+  /** Behind a bastion: how to reach a node's port 2376 (through the jump host); absent: dial it directly. */
+  tunnel?: SshContext['tunnel']
 }
 
 export interface NodeOutcome {
@@ -319,6 +321,12 @@ export interface NodeOutcome {
 /** The address clients dial for this node's Docker: public when known, else the SSH address. */
 export function dockerAddress(ep: SshEndpoint): string {
   return ep.public_ip ?? ep.host
+}
+
+/** Where the TLS check dials: `address` (checked against the certificate), through the bastion when there is one. */
+function engineTarget(address: string, ep: SshEndpoint, ctx: ProvisionContext): EngineTarget {
+  const tunnel = ctx.tunnel?.(ep)
+  return tunnel ? {host: address, dial: () => tunnel(DOCKER_TLS_PORT)} : {host: address}
 }
 
 function normalizePem(s: string | undefined): string {
@@ -401,7 +409,7 @@ export async function provisionNode(session: SshSession, ep: SshEndpoint, ctx: P
   if (!restartReason) {
     step('checking Docker over TLS')
     try {
-      const check = await checkEngine({host: address}, ctx.client, {timeoutMs: 10_000, signal})
+      const check = await checkEngine(engineTarget(address, ep, ctx), ctx.client, {timeoutMs: 10_000, signal})
       if (check.fingerprint256 !== new X509Certificate(servedCert!).fingerprint256) restartReason = 'dockerd serves an older certificate'
       else {
         const outcome: NodeOutcome = {already: true, changes, notices, address, sans, engine: check.version}
@@ -425,7 +433,7 @@ export async function provisionNode(session: SshSession, ep: SshEndpoint, ctx: P
     step('restarting Docker')
     await run(session, RESTART_DOCKER, 'restarting Docker', {timeoutMs: 5 * 60_000, signal})
     step('verifying Docker over TLS')
-    return waitForEngine({host: address}, ctx.client, {timeoutMs: ctx.verifyTimeoutMs, signal})
+    return waitForEngine(engineTarget(address, ep, ctx), ctx.client, {timeoutMs: ctx.verifyTimeoutMs, signal})
   }
   const check = ctx.restartSlot ? await ctx.restartSlot(restartAndVerify) : await restartAndVerify()
   if (check.fingerprint256 !== new X509Certificate(servedCert!).fingerprint256) {
@@ -492,7 +500,8 @@ export async function provisionNodes(cluster: Cluster, ssh: SshContext, endpoint
   const scope = onInterrupt()
   let fleet
   try {
-    fleet = await runTracked(ssh, endpoints, (session, signal) => provisionNode(session, session.endpoint, ctx, signal), {
+    const via = {...ctx, tunnel: ctx.tunnel ?? ssh.tunnel?.bind(ssh)}
+    fleet = await runTracked(ssh, endpoints, (session, signal) => provisionNode(session, session.endpoint, via, signal), {
       concurrency: o.concurrency, timeoutMs: o.timeoutMs, retries: WAIT_FOR_SSH_RETRIES, jitterMs: Math.min(2000, endpoints.length * 10),
       signal: scope.signal, label: o.record, outcomes: [o.verb, 'already', 'failed'], outcomeOf: (v) => (v.already ? 'already' : o.verb),
     }, hooks)

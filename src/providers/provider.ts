@@ -31,6 +31,8 @@ export interface SshEndpoint {
   public_ip: string | null
   /** Per-host key file (generic driver); otherwise the cluster-wide key order applies. */
   keyPath?: string
+  /** Per-host bastion (generic `hosts.NAME.ssh_jump`); otherwise the cluster's ssh_jump applies. */
+  jump?: string
   /** The node's status when the provider knows it (names why a node has no address yet). */
   status?: NodeStatus
 }

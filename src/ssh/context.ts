@@ -12,6 +12,9 @@ import {clusterKeyPaths} from './keys.js'
 import {KnownHosts, type StrictHostKeyChecking} from './known-hosts.js'
 import {openSession, SshConnectError, type HostKeyProblem, type SessionSettings} from './session.js'
 import {installSsh2Speedups} from './ssh2-speedups.js'
+import {JumpHost, jumpSpec, routedEndpoint} from './jump.js'
+import {addressProblem} from '../providers/provider.js'
+import type {Duplex} from 'node:stream'
 import type {ConnectOptions, FleetOptions, FleetRun, SshContext, SshSession} from './types.js'
 
 export interface SshContextOptions {
@@ -49,9 +52,39 @@ export class BeltSshContext implements SshContext {
     }
   }
 
+  /** Bastions of this run by `ssh_jump` value: one connection each, shared by every node behind it (jump.ts). */
+  readonly jumps = new Map<string, JumpHost>()
+
+  /** The jump host `endpoint` is reached through (its own `jump`, else the cluster's ssh_jump), or null. */
+  jumpFor(endpoint: SshEndpoint): JumpHost | null {
+    const value = endpoint.jump ?? this.cluster.settings.ssh_jump
+    if (!value) return null
+    let jump = this.jumps.get(value)
+    if (!jump) {
+      jump = new JumpHost(jumpSpec(value), this.cluster.settings.ssh_user, this.settings)
+      this.jumps.set(value, jump)
+    }
+    return jump
+  }
+
+  /** The address belt dials for `endpoint` (ssh_address: private picks the private one). */
+  route(endpoint: SshEndpoint): SshEndpoint {
+    return routedEndpoint(endpoint, this.cluster.settings.ssh_address)
+  }
+
+  /** With a bastion, a TCP connection to the node's host:port through it (the Docker TLS check); null without one. */
+  tunnel(endpoint: SshEndpoint): ((port: number, signal?: AbortSignal) => Promise<Duplex>) | null {
+    const jump = this.jumpFor(endpoint)
+    const ep = this.route(endpoint)
+    return jump ? (port, signal) => jump.channelTo(ep.host, port, signal) : null
+  }
+
   async connect(endpoint: SshEndpoint, opts: ConnectOptions = {}): Promise<SshSession> {
+    const ep = this.route(endpoint)
     try {
-      return await openSession(endpoint, this.settings, opts)
+      const jump = addressProblem(ep) ? null : this.jumpFor(ep)
+      const sock = jump ? await jump.channelTo(ep.host, ep.port, opts.signal) : undefined
+      return await openSession(ep, this.settings, {...opts, sock})
     } catch (err) {
       if (err instanceof SshConnectError && err.hostKey) this.hostKeyProblems.push(err.hostKey)
       throw err
@@ -62,7 +95,9 @@ export class BeltSshContext implements SshContext {
     return runFleet(endpoints, (ep, o) => this.connect(ep, o), task, opts)
   }
 
-  close(): void {}
+  close(): void {
+    for (const j of this.jumps.values()) j.close()
+  }
 }
 
 export function createSshContext(cluster: Cluster, opts: SshContextOptions = {}): BeltSshContext {

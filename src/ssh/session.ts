@@ -84,7 +84,8 @@ function socketFailure(err: NodeJS.ErrnoException, where: string): SshConnectErr
 }
 
 /** Open, verify and authenticate one connection. Rejects with SshConnectError. */
-export function openSession(endpoint: SshEndpoint, s: SessionSettings, opts: {timeoutMs?: number; signal?: AbortSignal} = {}): Promise<Session> {
+export function openSession(endpoint: SshEndpoint, s: SessionSettings,
+  opts: {timeoutMs?: number; signal?: AbortSignal; sock?: Duplex; keepalive?: boolean} = {}): Promise<Session> {
   const where = endpoint.port === 22 ? endpoint.host : `${endpoint.host}:${endpoint.port}`
   const hostKeyHost = endpoint.host
   const noAddress = addressProblem(endpoint)
@@ -186,7 +187,9 @@ export function openSession(endpoint: SshEndpoint, s: SessionSettings, opts: {ti
       port: endpoint.port,
       username: endpoint.user,
       readyTimeout: opts.timeoutMs ?? s.connectTimeoutMs,
-      keepaliveInterval: s.keepaliveMs,
+      keepaliveInterval: opts.keepalive === false ? 0 : s.keepaliveMs,
+      // A stream opened for us (a channel through the jump host, jump.ts) instead of a TCP connection.
+      ...(opts.sock ? {sock: opts.sock} : {}),
       keepaliveCountMax: 4,
       algorithms: algorithmsFor(s.knownHosts.knownTypes(hostKeyHost, endpoint.port)),
       hostVerifier: hostVerifier as unknown as ConnectConfig['hostVerifier'],

@@ -110,5 +110,7 @@ export interface SshContext {
   connect(endpoint: SshEndpoint, opts?: ConnectOptions): Promise<SshSession>
   /** Connect to each endpoint through a p-limit pool and run `task` with the session; the session is closed after. */
   runFleet<T>(endpoints: SshEndpoint[], task: (session: SshSession, signal: AbortSignal) => Promise<T>, opts: FleetOptions<T>): Promise<FleetRun<T>>
+  /** With a bastion (ssh_jump), a TCP connection to the endpoint's host:port through it; null when belt dials directly. */
+  tunnel?(endpoint: SshEndpoint): ((port: number, signal?: AbortSignal) => Promise<import('node:stream').Duplex>) | null
   close(): void
 }

@@ -3,7 +3,8 @@
 import {DOCKER_TLS_PORT} from '../docker/engine-api.js'
 import type {CertsReport} from '../docker/certs.js'
 import {EXPIRY_WARNING_DAYS, type CertificateInfo} from '../docker/tls.js'
-import {info, out, printJson, table, warn} from './output.js'
+import {type Column, DEFAULT_CHOICE, renderTable, type TableChoice} from './columns.js'
+import {info, out, printJson, warn} from './output.js'
 
 function certJson(c: CertificateInfo) {
   return {subject: c.subject, sans: c.sans, not_before: c.notBefore.toISOString(), not_after: c.notAfter.toISOString(), days_left: c.daysLeft,
@@ -16,13 +17,22 @@ function commonName(subject: string): string | null {
 
 const day = (d: string | Date | null) => (d === null ? null : (typeof d === 'string' ? d : d.toISOString()).slice(0, 10))
 
-export function renderCerts(r: CertsReport, json: boolean): void {
+export const CERT_COLUMNS: Column<CertsReport['nodes'][number]>[] = [
+  {key: 'name', head: 'NAME', value: (n) => n.name},
+  {key: 'address', head: 'ADDRESS', value: (n) => `${n.address}:${DOCKER_TLS_PORT}`},
+  {key: 'subject', head: 'SUBJECT', value: (n) => (n.subject ? (commonName(n.subject) ?? n.subject) : null)},
+  {key: 'sans', head: 'SANS', value: (n) => n.sans.join(',') || null},
+  {key: 'not_after', head: 'EXPIRES', value: (n) => day(n.not_after)},
+  {key: 'days_left', head: 'DAYS LEFT', value: (n) => n.days_left},
+  {key: 'status', head: 'STATUS', value: (n) => n.status},
+  {key: 'fingerprint', head: 'FINGERPRINT', value: (n) => n.fingerprint, extra: true},
+]
+
+export function renderCerts(r: CertsReport, json: boolean, choice: TableChoice = DEFAULT_CHOICE): void {
   if (json) printJson({ca: certJson(r.ca), client: certJson(r.client), nodes: r.nodes})
   else {
-    out(table(['NAME', 'ADDRESS', 'SUBJECT', 'SANS', 'EXPIRES', 'DAYS LEFT', 'STATUS'], r.nodes.map((n) => [
-      n.name, `${n.address}:${DOCKER_TLS_PORT}`, n.subject ? (commonName(n.subject) ?? n.subject) : null, n.sans.join(',') || null, day(n.not_after),
-      n.days_left, n.status,
-    ])))
+    const text = renderTable(CERT_COLUMNS, r.nodes, choice)
+    if (text) out(text)
     info(`CA ${r.paths.ca}: expires ${day(r.ca.notAfter)} (${r.ca.daysLeft} days left)`)
     info(`client ${r.paths.cert}: expires ${day(r.client.notAfter)} (${r.client.daysLeft} days left)`)
   }

@@ -3,7 +3,8 @@
 import type {NodeInfo, NodeStatus} from '../providers/provider.js'
 import type {SwarmStatusResult, SwarmView} from '../docker/health.js'
 import {compressNames} from './fleet.js'
-import {info, out, printJson, shorten, table} from './output.js'
+import {type Column, renderTable, type TableChoice} from './columns.js'
+import {info, out, printJson, shorten} from './output.js'
 
 const STATUSES: NodeStatus[] = ['new', 'active', 'off', 'gone', 'unreachable']
 
@@ -63,7 +64,14 @@ export interface StatusOutput {
   swarm: SwarmStatusResult | null
 }
 
-export function renderStatus(o: StatusOutput, json: boolean): void {
+/** The status table's columns (`--columns`). */
+export const STATUS_COLUMNS: Column<{status: NodeStatus; names: string[]}>[] = [
+  {key: 'status', head: 'STATUS', value: (r) => r.status},
+  {key: 'count', head: '#NODES', value: (r) => r.names.length},
+  {key: 'names', head: 'NAMES', value: (r) => shorten(r.names)},
+]
+
+export function renderStatus(o: StatusOutput, json: boolean, choice?: TableChoice): void {
   const sw = o.swarm
   if (json) {
     const doc: Record<string, unknown> = {counts: o.counts, nodes: o.nodes}
@@ -71,8 +79,9 @@ export function renderStatus(o: StatusOutput, json: boolean): void {
     if (sw?.failed.length) doc.failed = sw.failed
     return printJson(doc)
   }
-  const rows = STATUSES.filter((s) => o.counts[s]).map((s) => [s, o.counts[s], shorten(o.nodes.filter((n) => n.status === s).map((n) => n.name))])
-  out(table(['STATUS', '#NODES', 'NAMES'], rows))
+  const rows = STATUSES.filter((s) => o.counts[s]).map((s) => ({status: s, names: o.nodes.filter((n) => n.status === s).map((n) => n.name)}))
+  const text = renderTable(STATUS_COLUMNS, rows, choice)
+  if (text) out(text)
   if (!sw) return
   for (const f of sw.failed) info(`swarm: ${f.name} did not answer: ${f.error}`)
   if (sw.view) {

@@ -1,6 +1,8 @@
 // Where output goes: results on stdout, everything else (progress, hints, warnings) on stderr (CONTRACT §4).
-import Table from 'cli-table3'
 import type {NodeInfo} from '../providers/provider.js'
+import {type Column, DEFAULT_CHOICE, renderTable, type TableChoice} from './columns.js'
+
+export {table} from './columns.js'
 
 export function out(line = ''): void {
   process.stdout.write(line + '\n')
@@ -30,29 +32,22 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n')
 }
 
-export function table(head: string[], rows: (string | number | null | undefined)[][]): string {
-  const t = new Table({
-    head,
-    style: {head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 0},
-    chars: {
-      top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
-      bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
-    },
-  })
-  for (const r of rows) t.push(r.map((c) => (c === null || c === undefined ? '-' : String(c))))
-  return t
-    .toString()
-    .split('\n')
-    .map((l) => l.replace(/^ /, '').trimEnd())
-    .join('\n')
-}
+/** The table every list command prints (ls, create): CONTRACT §4's node fields, the default ones first. */
+export const NODE_COLUMNS: Column<NodeInfo>[] = [
+  {key: 'name', head: 'NAME', value: (n) => n.name},
+  {key: 'id', head: 'ID', value: (n) => n.id},
+  {key: 'status', head: 'STATUS', value: (n) => n.status},
+  {key: 'public_ip', head: 'PUBLIC IPV4', value: (n) => n.public_ip},
+  {key: 'private_ip', head: 'PRIVATE IPV4', value: (n) => n.private_ip},
+  {key: 'memory', head: 'MEMORY', value: (n) => (n.memory_mb === null ? null : formatMemory(n.memory_mb))},
+  {key: 'region', head: 'REGION', value: (n) => n.region},
+  {key: 'size', head: 'SIZE', value: (n) => n.size, extra: true},
+  {key: 'provider_status', head: 'PROVIDER STATUS', value: (n) => n.provider_status, extra: true},
+  {key: 'tags', head: 'TAGS', value: (n) => n.tags.join(',') || null, extra: true},
+]
 
-export function nodesTable(nodes: NodeInfo[]): string {
-  return table(
-    ['NAME', 'ID', 'STATUS', 'PUBLIC IPV4', 'PRIVATE IPV4', 'MEMORY', 'REGION'],
-    nodes.map((n) => [n.name, n.id, n.status, n.public_ip, n.private_ip, n.memory_mb === null ? null : formatMemory(n.memory_mb), n.region]),
-  )
+export function nodesTable(nodes: NodeInfo[], choice: TableChoice = DEFAULT_CHOICE): string {
+  return renderTable(NODE_COLUMNS, nodes, choice)
 }
 
 export function formatMemory(mb: number): string {

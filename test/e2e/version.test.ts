@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import {belt, ROOT, scratchDir} from '../lib/cli.js'
 import {ok, usageLine} from '../lib/assert.js'
 
-test('belt version: belt, Node, ssh2, the EC2 SDK and oclif; --json is one document', async (t) => {
+test('belt version: belt, Node, ssh2, the EC2 and DigitalOcean SDKs and oclif; --json is one document', async (t) => {
   const {dir, cleanup} = scratchDir('belt-version-')
   t.after(cleanup)
   const run = (...args: string[]) => belt(args, {cwd: dir})
@@ -17,6 +17,7 @@ test('belt version: belt, Node, ssh2, the EC2 SDK and oclif; --json is one docum
     node: process.versions.node,
     ssh2: installed('ssh2'),
     '@aws-sdk/client-ec2': installed('@aws-sdk/client-ec2'),
+    'dots-wrapper': installed('dots-wrapper'),
     '@oclif/core': installed('@oclif/core'),
     platform: `${process.platform}-${process.arch}`,
   }

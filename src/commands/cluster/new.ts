@@ -17,6 +17,7 @@ export default class ClusterNew extends BeltCommand {
     '<%= config.bin %> cluster new aws --driver ec2 admin_cidr=203.0.113.0/24',
     '<%= config.bin %> cluster new lab --driver local',
     "<%= config.bin %> cluster new mine --driver generic hosts.mg0=203.0.113.10 hosts.w1=203.0.113.11",
+    '<%= config.bin %> cluster new vpc --driver ec2 admin_cidr=203.0.113.0/24 ssh_jump=ubuntu@203.0.113.5 ssh_address=private',
   ]
   static usage = '<%= command.id %> NAME --driver DRIVER [KEY=VALUE...]'
   static strict = false

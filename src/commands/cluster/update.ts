@@ -11,6 +11,9 @@ export default class ClusterUpdate extends BeltCommand {
     '<%= config.bin %> cluster update tags=[swarm,prod] concurrency=200',
     '<%= config.bin %> cluster update hosts.w2=203.0.113.12 hosts.w1.port=22',
     '<%= config.bin %> cluster update ssh_key_fingerprint=',
+    {description: 'Reach private nodes through a bastion (one SSH connection to it carries all of them)',
+      command: '<%= config.bin %> cluster update ssh_jump=admin@203.0.113.5 ssh_address=private'},
+    {description: 'A generic host behind its own bastion', command: '<%= config.bin %> cluster update hosts.w1.ssh_jump=admin@203.0.113.5:2222'},
   ]
   static strict = false
 

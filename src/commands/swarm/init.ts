@@ -28,7 +28,10 @@ Advertises the node's private address when the provider knows one, else its publ
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(SwarmInit)
-    if (flags['print-command']) return out(initCommand({advertiseAddr: flags['advertise-addr'] ?? 'ADVERTISE-ADDRESS', drain: flags.drain}))
+    if (flags['print-command']) {
+      this.printJumpNote(flags)
+      return out(initCommand({advertiseAddr: flags['advertise-addr'] ?? 'ADVERTISE-ADDRESS', drain: flags.drain}))
+    }
     const cluster = this.resolveCluster(flags)
     const [ep] = await endpointsFor(cluster, [args.node ?? activeNodeName(cluster, 'name the node: belt swarm init NODE')])
     const timeoutMs = parseDuration(flags.timeout, '--timeout')

@@ -37,7 +37,10 @@ Failures are kept in state.json: --retry-failed joins only those again (MANAGER 
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(SwarmJoin)
-    if (flags['print-command']) return printJoinCommands(flags.manager ? 'manager' : 'worker')
+    if (flags['print-command']) {
+      this.printJumpNote(flags)
+      return printJoinCommands(flags.manager ? 'manager' : 'worker')
+    }
     const cluster = this.resolveCluster(flags)
     const timeoutMs = parseDuration(flags.timeout, '--timeout')
     const plan = await planJoin(cluster, {args: argv as string[], asManagers: flags.manager, retryFailed: flags['retry-failed']})

@@ -3,6 +3,7 @@
 import {UsageError} from '../errors.js'
 import {hostnameProblem} from '../range.js'
 import {checkUserTag} from './identity.js'
+import {parseJump} from './jump.js'
 
 export const DRIVERS = ['digitalocean', 'ec2', 'generic', 'local'] as const
 export type Driver = (typeof DRIVERS)[number]
@@ -26,6 +27,9 @@ export const COMMON_KEYS = {
   ssh_port: {type: 'int', min: 1, max: 65535, default: 22},
   ssh_key: {type: 'string'},
   strict_host_key_checking: {type: 'string', values: ['accept-new', 'yes', 'no'], default: 'accept-new'},
+  // A bastion, `[user@]host[:port]` (jump.ts): every SSH connection goes through one connection to it.
+  ssh_jump: {type: 'string'},
+  ssh_address: {type: 'string', values: ['public', 'private'], default: 'public'},
   concurrency: {type: 'int', min: 1, max: 10000, default: 100},
   engine_install: {type: 'bool', default: true},
   engine_install_url: {type: 'string', default: 'https://get.docker.com'},
@@ -196,6 +200,12 @@ export function validateBlock(driver: Driver, block: Record<string, unknown>, wh
   if (Array.isArray(block.tags)) for (const t of block.tags) checkUserTag(String(t), `${where}: tags`)
   if (driver === 'generic' && block.hosts) validateGenericHosts(block.hosts as Record<string, unknown>, where)
   if (block.monitor_images) validateMonitorImages(block.monitor_images as Record<string, unknown>, where)
+  if (block.ssh_jump !== undefined && block.ssh_jump !== null) checkJump('ssh_jump', block.ssh_jump, where)
+}
+
+function checkJump(key: string, value: unknown, where: string): void {
+  const jump = parseJump(typeof value === 'number' ? String(value) : value)
+  if (typeof jump === 'string') throw new UsageError(`${where}: '${key}' must be user@host[:port] (${jump}), got ${JSON.stringify(value)}`)
 }
 
 function validateMonitorImages(images: Record<string, unknown>, where: string): void {
@@ -208,7 +218,7 @@ function validateMonitorImages(images: Record<string, unknown>, where: string): 
   }
 }
 
-const HOST_KEYS = ['address', 'private_address', 'user', 'port', 'ssh_key']
+const HOST_KEYS = ['address', 'private_address', 'user', 'port', 'ssh_key', 'ssh_jump']
 function validateGenericHosts(hosts: Record<string, unknown>, where: string): void {
   for (const [name, h] of Object.entries(hosts)) {
     const problem = hostnameProblem(name)
@@ -222,6 +232,7 @@ function validateGenericHosts(hosts: Record<string, unknown>, where: string): vo
       if (k === 'port' && (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535)) {
         throw new UsageError(`${where}: 'hosts.${name}.port' must be a port number, got ${JSON.stringify(v)}`)
       }
+      if (k === 'ssh_jump') checkJump(`hosts.${name}.ssh_jump`, v, where)
     }
     if (!('address' in h)) throw new UsageError(`${where}: hosts.${name} has no address`)
   }

@@ -8,6 +8,7 @@
 // The rules and their merge are pure; ensureFirewall, findFirewall and shownFirewall make the API calls.
 import {UsageError} from '../../core/errors.js'
 import type {DigitalOceanSettings} from '../../core/config/schema.js'
+import {jumpCidr} from '../../core/config/jump.js'
 import type {FirewallRule} from '../provider.js'
 import {type DoScope, PER_PAGE} from './api.js'
 
@@ -69,11 +70,13 @@ export function firewallName(cluster: string, clusterId: string | null): string 
   return `belt-${cluster.replace(/_/g, '-')}-${clusterId ? clusterId.slice(0, 8) : '<id8>'}`
 }
 
-function managedInbound(tag: string, adminCidr: string): DoInboundRule[] {
+function managedInbound(tag: string, adminCidr: string, bastionCidr: string | null): DoInboundRule[] {
   const admin = {addresses: [adminCidr]}
   const nodes = {tags: [tag]}
+  // The bastion (ssh_jump, when it names an address) may reach SSH too: belt's connections to nodes come from it.
+  const ssh = bastionCidr && bastionCidr !== adminCidr ? {addresses: [adminCidr, bastionCidr]} : admin
   return [
-    {protocol: 'tcp', ports: '22', sources: admin},
+    {protocol: 'tcp', ports: '22', sources: ssh},
     {protocol: 'tcp', ports: '2376', sources: admin},
     {protocol: 'tcp', ports: '2377', sources: nodes},
     {protocol: 'tcp', ports: '7946', sources: nodes},
@@ -101,8 +104,9 @@ function ruleKey(direction: string, r: {protocol: string; ports?: string}): stri
 }
 
 /** The firewall belt wants, keeping what a user added on other ports of an existing one. */
-export function desiredFirewall(name: string, tag: string, adminCidr: string, existing?: DoFirewall | null): FirewallBody {
-  const inbound = managedInbound(tag, adminCidr)
+export function desiredFirewall(name: string, tag: string, adminCidr: string, existing?: DoFirewall | null,
+  bastionCidr: string | null = null): FirewallBody {
+  const inbound = managedInbound(tag, adminCidr, bastionCidr)
   const outbound = managedOutbound()
   const ownIn = new Set(inbound.map((r) => ruleKey('inbound', r)))
   const ownOut = new Set(outbound.map((r) => ruleKey('outbound', r)))
@@ -182,7 +186,7 @@ export async function ensureFirewall(
   // A firewall can only name existing tags; the droplets' tag may not exist yet.
   await api.call(`create tag ${tag}`, (c) => c.tag.createTag({name: tag}), signal)
   const existing = await findFirewall(scope, signal)
-  const want = desiredFirewall(name, tag, cidr, existing)
+  const want = desiredFirewall(name, tag, cidr, existing, jumpCidr(cluster.settings.ssh_jump))
   if (!existing) {
     const data = await api.call(`create firewall ${name}`, (c) => c.firewall.createFirewall(want as never), signal)
     const id = (data as {firewall?: {id?: string}}).firewall?.id
@@ -208,6 +212,6 @@ export async function shownFirewall(scope: DoScope): Promise<{name: string; id: 
   if (!cidr) return null
   // Without an id nothing of this cluster exists yet; the rules shown name the id tag `belt create` will make.
   const existing = scope.cluster.id ? await findFirewall(scope) : null
-  const shown = existing ?? desiredFirewall(scope.resourceName, scope.idTag ?? 'belt-id:<cluster_id>', cidr, null)
+  const shown = existing ?? desiredFirewall(scope.resourceName, scope.idTag ?? 'belt-id:<cluster_id>', cidr, null, jumpCidr(scope.cluster.settings.ssh_jump))
   return {name: shown.name, id: existing?.id ?? null, rules: firewallRules(shown)}
 }

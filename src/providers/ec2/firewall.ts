@@ -12,11 +12,16 @@ export interface WantedRule {
   note: string
 }
 
-export function swarmRules(adminCidr: string): WantedRule[] {
+/** `bastionCidr`: the ssh_jump host's address, let in to SSH (and Docker TLS, which belt checks through it). */
+export function swarmRules(adminCidr: string, bastionCidr: string | null = null): WantedRule[] {
   const admin = {cidr: adminCidr}
   const self = {self: true} as const
+  const bastion: WantedRule[] = bastionCidr && bastionCidr !== adminCidr
+    ? [{protocol: 'tcp', from: 22, to: 22, source: {cidr: bastionCidr}, note: 'SSH from the bastion (ssh_jump)'}]
+    : []
   return [
     {protocol: 'tcp', from: 22, to: 22, source: admin, note: 'SSH (belt provision, belt docker)'},
+    ...bastion,
     {protocol: 'tcp', from: 2376, to: 2376, source: admin, note: 'Docker Engine API over TLS (belt env)'},
     {protocol: 'tcp', from: 2377, to: 2377, source: self, note: 'swarm cluster management'},
     {protocol: 'tcp', from: 7946, to: 7946, source: self, note: 'swarm node discovery (gossip)'},

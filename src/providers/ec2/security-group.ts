@@ -5,6 +5,7 @@ import type {SecurityGroup} from '@aws-sdk/client-ec2'
 import {PartialFailure, UsageError} from '../../core/errors.js'
 import type {FirewallRule} from '../provider.js'
 import {call, type Ec2Context, errorCode, sdk, translate} from './client.js'
+import {jumpCidr} from '../../core/config/jump.js'
 import {describeRules, missingRules, plannedRules, swarmRules, toIpPermissions} from './firewall.js'
 import {findNetwork} from './network.js'
 import {ownTags, resourceName} from './tags.js'
@@ -33,7 +34,7 @@ export async function ensureSecurityGroup(ctx: Ec2Context, vpcId: string | null,
   const name = groupName(ctx)
   const g = (await findGroup(ctx, name, vpcId)) ?? (await createGroup(ctx, name, vpcId, progress))
   const groupId = g.GroupId!
-  const missing = missingRules(swarmRules(ctx.cluster.settings.admin_cidr!), g.IpPermissions, groupId)
+  const missing = missingRules(swarmRules(ctx.cluster.settings.admin_cidr!, jumpCidr(ctx.cluster.settings.ssh_jump)), g.IpPermissions, groupId)
   if (missing.length) {
     try {
       const command = new sdk.AuthorizeSecurityGroupIngressCommand({GroupId: groupId, IpPermissions: toIpPermissions(missing, groupId)})
@@ -90,5 +91,5 @@ export async function describeFirewall(ctx: Ec2Context): Promise<{name: string; 
   const g = await findGroup(ctx, name, net.vpcId)
   if (g) return {name, id: g.GroupId ?? null, rules: describeRules(g.IpPermissions, g.GroupId!)}
   const admin = ctx.cluster.settings.admin_cidr
-  return admin ? {name, id: null, rules: plannedRules(swarmRules(admin), name)} : null
+  return admin ? {name, id: null, rules: plannedRules(swarmRules(admin, jumpCidr(ctx.cluster.settings.ssh_jump)), name)} : null
 }

@@ -17,6 +17,7 @@ export interface GenericHost {
   user: string
   port: number
   ssh_key: string | null
+  ssh_jump?: string
 }
 
 const PROBE_TIMEOUT_MS = 2_000
@@ -47,6 +48,7 @@ export class GenericProvider implements Provider {
         user: m.user === undefined || m.user === null ? user : String(m.user),
         port: m.port === undefined || m.port === null ? port : Number(m.port),
         ssh_key: typeof m.ssh_key === 'string' && m.ssh_key ? expandHome(m.ssh_key) : null,
+        ...(typeof m.ssh_jump === 'string' && m.ssh_jump ? {ssh_jump: m.ssh_jump} : {}),
       }
     })
   }
@@ -62,12 +64,15 @@ export class GenericProvider implements Provider {
   async list(opts: {signal?: AbortSignal} = {}): Promise<NodeInfo[]> {
     const limit = pLimit(PROBE_CONCURRENCY)
     return Promise.all(this.hosts().map((h) => limit(async () => {
-      const probe = opts.signal?.aborted ? 'not probed (interrupted)' : await probeTcp(h.address, h.port, PROBE_TIMEOUT_MS)
+      // Behind a bastion the port cannot be probed from here (only through it, over SSH): listed as it is written.
+      const jump = h.ssh_jump ?? this.cluster.settings.ssh_jump
+      const probe = jump ? 'behind' : opts.signal?.aborted ? 'not probed (interrupted)' : await probeTcp(h.address, h.port, PROBE_TIMEOUT_MS)
       return {
         name: h.name,
         id: null,
-        status: probe === 'open' ? 'active' : 'unreachable',
-        provider_status: probe === 'open' ? `ssh port ${h.port} open` : `ssh port ${h.port}: ${probe}`,
+        status: probe === 'open' || probe === 'behind' ? 'active' : 'unreachable',
+        provider_status: probe === 'behind' ? `not probed: behind the bastion ${jump}`
+          : probe === 'open' ? `ssh port ${h.port} open` : `ssh port ${h.port}: ${probe}`,
         public_ip: h.address,
         private_ip: h.private_address,
         region: null,
@@ -99,6 +104,7 @@ export class GenericProvider implements Provider {
       found.push({
         name, host: h.address, port: h.port, user: h.user, private_ip: h.private_address, public_ip: h.address,
         ...(h.ssh_key ? {keyPath: h.ssh_key} : {}),
+        ...(h.ssh_jump ? {jump: h.ssh_jump} : {}),
       })
     }
     return {found, missing}

@@ -11,6 +11,6 @@ test('installed versions, and null for a package that is not there', () => {
   const v = versions('9.9.9')
   assert.equal(v.belt, '9.9.9')
   assert.equal(v.node, process.versions.node)
-  assert.deepEqual(Object.keys(v), ['belt', 'node', 'ssh2', '@aws-sdk/client-ec2', '@oclif/core', 'platform'])
-  for (const k of ['ssh2', '@aws-sdk/client-ec2', '@oclif/core'] as const) assert.match(v[k] ?? '', /^\d+\.\d+\.\d+/)
+  assert.deepEqual(Object.keys(v), ['belt', 'node', 'ssh2', '@aws-sdk/client-ec2', 'dots-wrapper', '@oclif/core', 'platform'])
+  for (const k of ['ssh2', '@aws-sdk/client-ec2', 'dots-wrapper', '@oclif/core'] as const) assert.match(v[k] ?? '', /^\d+\.\d+\.\d+/)
 })
