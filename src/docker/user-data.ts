@@ -4,7 +4,7 @@
 // /var/log/cloud-init-output.log and never prints the token. The user's own user_data runs first: a #cloud-config
 // document becomes the first part of a multipart MIME document (ours the last script), a #! script is run first by
 // ours. Pure: no I/O, so unit tests render exactly what the providers send.
-import {randomBytes} from 'node:crypto'
+import {createHash} from 'node:crypto'
 import {UsageError} from '../core/errors.js'
 import {redact} from '../core/redact.js'
 import {shellQuote as q} from '../ssh/quote.js'
@@ -161,7 +161,7 @@ export function bootUserData(o: JoinScriptOptions): string {
 }
 
 function multipart(cloudConfig: string, script: string): string {
-  const boundary = `belt-${randomBytes(8).toString('hex')}`
+  const boundary = `belt-${digest(cloudConfig + script)}`
   const part = (type: string, file: string, body: string) => [
     `--${boundary}`,
     `Content-Type: ${type}; charset="utf-8"`,
@@ -184,7 +184,7 @@ function multipart(cloudConfig: string, script: string): string {
 }
 
 function runFirst(own: string, script: string): string {
-  const eof = `BELT_USER_DATA_${randomBytes(6).toString('hex')}`
+  const eof = `BELT_USER_DATA_${digest(own)}`
   const lines = script.split('\n')
   // After the output goes to the log (the user's script logs there too) and log() is defined.
   const at = lines.findIndex((l) => l.startsWith('late()')) + 1
@@ -197,6 +197,14 @@ function runFirst(own: string, script: string): string {
     `chmod 0700 "$ud"; "$ud"; log "user_data exited with status $?"; rm -f "$ud"`,
   ]
   return [...lines.slice(0, at), ...first, ...lines.slice(at)].join('\n')
+}
+
+/**
+ * Deterministic: EC2 re-issues a batch whose launch was lost with the same ClientToken, and refuses one whose
+ * parameters (the user data among them) differ from the first.
+ */
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16)
 }
 
 /** The user data as --print-command shows it: the token redacted. */

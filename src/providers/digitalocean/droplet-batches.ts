@@ -95,6 +95,8 @@ export interface BatchRun {
   list: () => Promise<Droplet[]>
   signal?: AbortSignal
   progress: (message: string) => void
+  /** Per request: replaces the body's user_data (CreateOptions.userData). */
+  userData?: (names: string[]) => string
 }
 
 /** A batch that failed: its names, why, and whether the API refused it for sure (4xx). */
@@ -159,7 +161,7 @@ class BatchCreator {
     for (let round = 1; round <= CREATE_ROUNDS && pending.length > 0; round++) {
       if (signal?.aborted) return null
       try {
-        const body = {...this.run.body, names: pending}
+        const body = {...this.run.body, names: pending, ...(this.run.userData ? {user_data: this.run.userData(pending)} : {})}
         const data = await api.call(`create ${pending.join(',')}`, (c) => c.droplet.createDroplets(body as never), signal)
         this.record(((data as {droplets?: Droplet[]}).droplets ?? []))
         return null
