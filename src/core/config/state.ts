@@ -26,6 +26,8 @@ export interface StateData {
   nodes: Record<string, NodeRecord>
   failures: Record<string, FailureRecord>
   provider: Record<string, unknown>
+  /** Boot-join waves still being watched (docker/boot-join.ts); absent when none. */
+  boot_join?: unknown
 }
 
 function emptyState(): StateData {
