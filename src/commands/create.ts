@@ -16,6 +16,7 @@ import {abandonBootJoin, bootJoinWave, prepareBootJoin, type BootJoinPrepared, t
 import {concurrencyFor, endpointsFor} from '../ssh/targets.js'
 import {fleetHooks} from '../ui/fleet.js'
 import {printUserData, renderBootJoin} from '../ui/boot-join.js'
+import {DEFAULT_DEADLINE_SECONDS} from '../docker/user-data.js'
 import {info} from '../ui/output.js'
 import {confirm} from '../ui/prompt.js'
 
@@ -52,7 +53,7 @@ export default class Create extends BeltCommand {
     image: Flags.string({description: 'image (default: the template\'s)'}),
     tag: Flags.string({description: 'extra tag (repeatable)', multiple: true, default: []}),
     wait: Flags.boolean({description: 'wait until every named node is active'}),
-    timeout: Flags.string({description: 'how long --wait waits', default: '15m'}),
+    timeout: Flags.string({description: 'how long --wait waits; with --join, how long belt watches the nodes join (the boot script gives up by then too)', default: '15m'}),
     'dry-run': Flags.boolean({description: 'show what would be created; change nothing'}),
     yes: Flags.boolean({char: 'y', description: `do not ask before creating more than ${CONFIRM_ABOVE} nodes`}),
     json: Flags.boolean({description: 'print JSON: {"created": [node], "existing": [node]} (+ "failed": [{"name", "error"}] when any; + "joined" with --join)'}),
@@ -157,7 +158,9 @@ export default class Create extends BeltCommand {
     const sofar: {result: CreateResult | null; existing: NodeInfo[]} = {result: null, existing: []}
     let wave: WaveResult | null = null
     try {
-      prepared = await prepareBootJoin(cluster, j.ssh, j.managerEp, {timeoutMs: 120_000, signal: scope.signal})
+      // The script gives up no later than the watch (--timeout): the watch is never shorter than its deadline.
+      const deadlineSeconds = Math.min(DEFAULT_DEADLINE_SECONDS, Math.max(1, Math.floor(j.timeoutMs / 1000)))
+      prepared = await prepareBootJoin(cluster, j.ssh, j.managerEp, {timeoutMs: 120_000, signal: scope.signal, deadlineSeconds})
       prepared.checkSize(opts.names)
       if (j.print) return printUserData(prepared.description, prepared.printable(opts.names.slice(0, cluster.driver === 'local' ? 1 : 10)))
       info(prepared.description)
