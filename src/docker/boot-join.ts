@@ -17,7 +17,7 @@ import {formatSeconds, oneLine} from '../ssh/fleet.js'
 import {shellQuote} from '../ssh/quote.js'
 import {endpointsFor} from '../ssh/targets.js'
 import type {SshContext, SshSession} from '../ssh/types.js'
-import type {FleetHooks} from '../ssh/fleet-result.js'
+import {byNaturalName, type FleetHooks} from '../ssh/fleet-result.js'
 import {joinNodes, managerAddress, onManager, readManager, remoteError, SwarmError} from './swarm.js'
 import {
   BOOT_LOG, bootUserData, checkUserDataSize, DEFAULT_DEADLINE_SECONDS, printableUserData, type NameSource,
@@ -229,7 +229,7 @@ export async function bootJoinWave(cluster: Cluster, ssh: SshContext, managerEp:
     }
     result.joined = o.names.filter((n) => state.ready.has(n))
     const missing = o.names.filter((n) => !state.ready.has(n))
-    const why = (name: string) => missingReason(name, state.seen.get(name), managerEp.name, timeoutMs, result.interrupted, lastError)
+    const why = (name: string) => missingReason(state.seen.get(name), managerEp.name, timeoutMs, result.interrupted, lastError)
     if (missing.length && o.fallback === 'ssh' && !result.interrupted) {
       o.onProgress?.(`joining ${missing.length} node(s) that did not join by themselves over SSH (--fallback ssh)`)
       const fb = await sshFallback(cluster, ssh, managerEp, missing, o)
@@ -240,6 +240,7 @@ export async function bootJoinWave(cluster: Cluster, ssh: SshContext, managerEp:
     } else {
       result.failed.push(...missing.map((name) => ({name, error: why(name)})))
     }
+    result.failed.sort((a, b) => byNaturalName(a.name, b.name))
     if (state.duplicates.length && !result.interrupted) {
       result.duplicatesRemoved = await removeDuplicates(await connect(), state.duplicates, o.signal)
     }
@@ -258,10 +259,11 @@ export async function bootJoinWave(cluster: Cluster, ssh: SshContext, managerEp:
   return result
 }
 
-function missingReason(name: string, statuses: string[] | undefined, manager: string, timeoutMs: number, interrupted: boolean,
+function missingReason(statuses: string[] | undefined, manager: string, timeoutMs: number, interrupted: boolean,
   lastError: string | null): string {
   if (statuses?.length) return `in the swarm but ${statuses.join('/')} after ${formatSeconds(timeoutMs)} (docker node ls on ${manager})`
-  const where = `its boot log is ${BOOT_LOG} on the node (belt ssh ${name} tail -n 30 ${BOOT_LOG})`
+  // No name in the reason: 2,000 nodes that did not join are one line (ui groups failures by reason).
+  const where = `its boot log is ${BOOT_LOG} on the node (belt ssh NODE tail -n 30 ${BOOT_LOG})`
   if (interrupted) return `not seen in the swarm before the interruption; ${where}`
   if (lastError) return `not seen in the swarm; the manager ${manager} could not be read (${lastError})`
   return `did not join within ${formatSeconds(timeoutMs)}; ${where}`

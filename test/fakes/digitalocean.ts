@@ -278,6 +278,17 @@ export class FakeDigitalOcean {
     return this.view(d)
   }
 
+  /** Give a droplet a public address of the test's own (a lab sshd it may really log in to). */
+  setPublicIp(name: string, ip: string): void {
+    for (const d of this.droplets.values()) if (d.name === name) d.publicIp = ip
+  }
+
+  /** The user_data each droplet was created with. */
+  userDataOf(name: string): string | undefined {
+    for (const d of this.droplets.values()) if (d.name === name) return d.userData
+    return undefined
+  }
+
   setStatus(name: string, status: string): void {
     for (const d of this.droplets.values()) if (d.name === name) d.status = status
   }
