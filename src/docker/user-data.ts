@@ -14,7 +14,7 @@ export type NameSource =
   /** DigitalOcean: the droplet's hostname, which it gets from its name. */
   | {kind: 'hostname'}
   /** EC2: one RunInstances batch shares one user data; the instance's ami-launch-index (IMDSv2) picks its name. */
-  | {kind: 'launch-index'; names: string[]}
+  | {kind: 'launch-index'; names: readonly string[]}
   /** local: given. */
   | {kind: 'given'; name: string}
 
