@@ -95,7 +95,9 @@ interface Booter {
 }
 
 /** Boot each created droplet 5–60 s after its create: run its user data (as belt sent it) with the stand-ins. */
-function booter(dir: string, sandbox: {bin: string}, onFail: (m: string) => void): {onCreated: (d: {name: string; userData?: string; createdAt: number}) => void; b: Booter} {
+type Created = {name: string; userData?: string; createdAt: number}
+
+function booter(dir: string, sandbox: {bin: string}, onFail: (m: string) => void): {onCreated: (d: Created) => void; b: Booter} {
   const limit = pLimit(8)
   const scripts = new Map<string, string>()
   const timers = new Set<NodeJS.Timeout>()
@@ -155,7 +157,6 @@ export async function runBootJoin(o: {fleet: Fleet; workDir: string; n: number; 
   writeFileSync(join(state, 'token_w'), JOIN_TOKEN + '\n')
   writeFileSync(join(state, 'nodes'), `mgr0 mg0 Ready\n`)
   const failures: string[] = []
-  let managerPrivate = ''
   const fakeRef: {boot?: ReturnType<typeof booter>} = {}
   const fake = new FakeDigitalOcean({
     latencyMs: 50, activeAfterMs: 5000, perMinute: 250, perHour: 5000, dropletLimit: 20_000,
@@ -164,7 +165,7 @@ export async function runBootJoin(o: {fleet: Fleet; workDir: string; n: number; 
   const url = await fake.start()
   const mg0 = fake.seedDroplet('mg0', [`belt-cluster:${CLUSTER}`, `belt-id:${CLUSTER_ID}`])
   fake.setPublicIp('mg0', MANAGER_ADDRESS)
-  managerPrivate = mg0.networks.v4.find((v) => v.type === 'private')!.ip_address
+  const managerPrivate = mg0.networks.v4.find((v) => v.type === 'private')!.ip_address
   const sandbox = bootSandbox(dir, state, `${managerPrivate}:2377`)
   const server: Server = createServer()
   await new Promise<void>((r) => server.listen(sandbox.sock, r))

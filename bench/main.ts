@@ -270,8 +270,10 @@ async function main(): Promise<void> {
       log(`belt swarm join N=${sshN} over SSH …`)
       const ssh = (await runJoin(ctx, tools(ctx).belt(100), sshN)).row
       const rows: BootRow[] = []
-      const bootHead = ['MODE', 'N', 'WALL S', 'CPU S', 'CPU MS/WORKER', 'PEAK RSS MB', 'SSH CONNS', 'CREATES', 'LISTS', 'API REQ', '429S', 'JOINED', 'READY AFTER LAST BOOT S']
-      const bootLine = (r: BootRow) => [r.mode, r.n, f1(r.wallS), f2(r.cpuS), f2(r.cpuMsPerWorker), f0(r.peakRssMB), r.sshConnections, r.creates, r.lists, r.apiRequests, r.throttled, r.joined, f1(r.readyAfterLastBootS)]
+      const bootHead = ['MODE', 'N', 'WALL S', 'CPU S', 'CPU MS/WORKER', 'PEAK RSS MB', 'SSH CONNS', 'CREATES', 'LISTS', 'API REQ', '429S', 'JOINED',
+        'READY AFTER LAST BOOT S']
+      const bootLine = (r: BootRow) => [r.mode, r.n, f1(r.wallS), f2(r.cpuS), f2(r.cpuMsPerWorker), f0(r.peakRssMB), r.sshConnections, r.creates,
+        r.lists, r.apiRequests, r.throttled, r.joined, f1(r.readyAfterLastBootS)]
       const sshLine = ['swarm join (SSH)', ssh.n, f1(ssh.wallS), f2(ssh.cpuS), f2(ssh.cpuMsPerHost), f0(ssh.peakRssMB), ssh.n + 1, '-', '-', '-', '-', ssh.n - ssh.failures, '-']
       for (const n of opts.bootNs) {
         const r = await runBootJoin({fleet, workDir, n, log})
