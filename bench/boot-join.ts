@@ -41,7 +41,7 @@ const CLUSTER = 'boot'
 const CLUSTER_ID = 'b007b007b007b007b007'
 
 function ns(args: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', NETNS, ...args], {encoding: 'utf8'})
+  return execFileSync('ip', ['netns', 'exec', NETNS, ...args], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
 }
 
 /** Count new SSH connections to the manager: a rule in the fleet's namespace that only counts SYNs to mg0:22. */
