@@ -15,9 +15,10 @@ import {runStartup, StartupResult} from './startup.js'
 import {expandPatterns, validateHostname} from '../src/core/range.js'
 import {ApiResult, runApi} from './api.js'
 import {runTls, TlsResult} from './tls-bench.js'
+import {BootRow, runBootJoin} from './boot-join.js'
 
-type Section = 'join' | 'api' | 'tls' | 'startup'
-const SECTIONS: Section[] = ['join', 'api', 'tls', 'startup']
+type Section = 'join' | 'api' | 'tls' | 'startup' | 'boot'
+const SECTIONS: Section[] = ['join', 'api', 'tls', 'startup', 'boot']
 
 interface Options {
   ns: number[]
@@ -25,6 +26,8 @@ interface Options {
   joinLatency: number
   /** Join-section tools to run (default all). */
   tools: ToolKey[]
+  /** Boot-section fleet sizes; the first also gets the SSH join row. */
+  bootNs: number[]
 }
 
 const TOOL_KEYS = ['belt', 'xargs', 'pssh', 'ansible', 'ssh2'] as const
@@ -38,14 +41,16 @@ function usage(msg?: string): never {
       '  --only LIST      run only these sections\n' +
       '  --n LIST         fleet sizes for the join section (default 100,500,2000)\n' +
       '  --join-latency S seconds the stand-in docker sleeps on `swarm join` (default 0.3)\n' +
-      '  --tools LIST     join-section tools: belt,xargs,pssh,ansible,ssh2 (default all; for development)\n',
+      '  --tools LIST     join-section tools: belt,xargs,pssh,ansible,ssh2 (default all; for development)\n' +
+      '  --boot-n LIST    boot-section fleet sizes (default 5000,10000; the first also gets the belt swarm join row)\n',
   )
   process.exit(msg ? 2 : 0)
 }
 
 function parseArgs(argv: string[]): Options & {quick: boolean} {
-  const o = {ns: [100, 500, 2000], only: [...SECTIONS], joinLatency: 0.3, tools: [...TOOL_KEYS] as ToolKey[], quick: false}
+  const o = {ns: [100, 500, 2000], only: [...SECTIONS], joinLatency: 0.3, tools: [...TOOL_KEYS] as ToolKey[], quick: false, bootNs: [5000, 10000]}
   let nGiven = false
+  let bootGiven = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
@@ -57,12 +62,16 @@ function parseArgs(argv: string[]): Options & {quick: boolean} {
     else if (a === '--help' || a === '-h') usage()
     else if (a.startsWith('--only')) {
       const list = val().split(',') as Section[]
-      for (const s of list) if (!SECTIONS.includes(s)) usage(`unknown section '${s}' (join, api, tls, startup)`)
+      for (const s of list) if (!SECTIONS.includes(s)) usage(`unknown section '${s}' (${SECTIONS.join(', ')})`)
       o.only = list
     } else if (a.startsWith('--n')) {
       o.ns = val().split(',').map(Number)
       if (o.ns.some((n) => !Number.isInteger(n) || n < 1 || n > 60000)) usage('--n takes whole numbers 1..60000')
       nGiven = true
+    } else if (a.startsWith('--boot-n')) {
+      o.bootNs = val().split(',').map(Number)
+      if (o.bootNs.some((n) => !Number.isInteger(n) || n < 1 || n > 20000)) usage('--boot-n takes whole numbers 1..20000')
+      bootGiven = true
     } else if (a.startsWith('--tools')) {
       const list = val().split(',') as ToolKey[]
       for (const t of list) if (!TOOL_KEYS.includes(t)) usage(`unknown tool '${t}' (${TOOL_KEYS.join(', ')})`)
@@ -73,6 +82,7 @@ function parseArgs(argv: string[]): Options & {quick: boolean} {
     } else usage(`unknown argument '${a}'`)
   }
   if (o.quick && !nGiven) o.ns = [100]
+  if (o.quick && !bootGiven) o.bootNs = [200]
   return o
 }
 
@@ -251,6 +261,59 @@ async function main(): Promise<void> {
       if (b1000 && b1000.n === 2000) {
         targets.push({target: 'N=2000 @1000: belt peak RSS ≤ 300 MB', value: `${f0(b1000.peakRssMB)} MB, ${b1000.failures} failures, ${f1(b1000.wallS)} s`, pass: b1000.peakRssMB <= 300 && b1000.failures === 0})
       } else targets.push({target: 'N=2000 @1000: belt peak RSS ≤ 300 MB', value: 'not measured (N=2000 not in --n)', pass: null})
+      save()
+      Fleet.down()
+      fleetUp = false
+    }
+
+    if (opts.only.includes('boot')) {
+      const sshN = opts.bootNs[0]
+      const fleet = Fleet.up({workers: sshN, joinLatency: opts.joinLatency, log})
+      fleetUp = true
+      process.stdout.write(
+        `## boot: belt create 1gb 'w[1:N]' --join mg0 against the fake DigitalOcean (250 requests/min, 5,000/hour), a stand-in\n` +
+          'manager (mg0 of the simulated fleet) whose node list grows only when a simulated node boots (5–60 s after its create)\n' +
+          'and its user data, run with sh (stand-in hostname/docker/curl), sends the current worker token to the manager address;\n' +
+          `beside belt swarm join over SSH for the same ${sshN} hosts (the join section's fleet, ${opts.joinLatency} s join latency).\n\n`,
+      )
+      const beltDir = join(workDir, '.belt')
+      writeBeltCluster(beltDir, sshN, fleet.paths.clientKey)
+      const hostsFile = prepareFiles({workDir}, [sshN])
+      const remote = await remoteJoinCommand()
+      const ctx = {fleet, workDir, beltDir, hostsFile, remote: remote.peers, beltRemote: remote.belt}
+      log(`belt swarm join N=${sshN} over SSH …`)
+      const ssh = (await runJoin(ctx, tools(ctx).belt(100), sshN)).row
+      const rows: BootRow[] = []
+      const bootHead = ['MODE', 'N', 'WALL S', 'CPU S', 'CPU MS/WORKER', 'PEAK RSS MB', 'SSH CONNS', 'CREATES', 'LISTS', 'API REQ', '429S', 'JOINED',
+        'READY AFTER LAST BOOT S']
+      const bootLine = (r: BootRow) => [r.mode, r.n, f1(r.wallS), f2(r.cpuS), f2(r.cpuMsPerWorker), f0(r.peakRssMB), r.sshConnections, r.creates,
+        r.lists, r.apiRequests, r.throttled, r.joined, f1(r.readyAfterLastBootS)]
+      const sshLine = ['swarm join (SSH)', ssh.n, f1(ssh.wallS), f2(ssh.cpuS), f2(ssh.cpuMsPerHost), f0(ssh.peakRssMB), ssh.n + 1, '-', '-', '-', '-', ssh.n - ssh.failures, '-']
+      for (const n of opts.bootNs) {
+        const r = await runBootJoin({fleet, workDir, n, log})
+        rows.push(r)
+        log(`  ${bootLine(r).join('  ')}${r.note ? '  (' + r.note + ')' : ''}`)
+        results.boot = {ssh, rows}
+        save()
+      }
+      process.stdout.write(table(bootHead, [sshLine, ...rows.map(bootLine)]) + '\n')
+      process.stdout.write(
+        '\nCPU = user + sys of belt and what it waited for (GNU time). SSH CONNS = SYNs to mg0:22 counted in the fleet namespace\n' +
+          '(the SSH row: one per host plus the manager). READY AFTER LAST BOOT = from the last simulated boot to belt\'s exit\n' +
+          '(it saw every node Ready, then rotated the token).\n\n',
+      )
+      for (const r of rows) {
+        const okAll = r.joined === r.n && r.exitCode === 0
+        targets.push({target: `boot N=${r.n}: ≤ 3 SSH connections`, value: `${r.sshConnections}`, pass: r.sshConnections <= 3 && okAll})
+        const maxLists = Math.ceil(r.n / 200)
+        targets.push({target: `boot N=${r.n}: ≤ N/10 creates, ≤ 1 list per 200 names`, value: `${r.creates} creates, ${r.lists} lists (max ${r.n / 10}, ${maxLists})`, pass: r.creates <= r.n / 10 && r.lists <= maxLists})
+        targets.push({target: `boot N=${r.n}: all Ready within 60 s of the last boot`, value: `${f1(r.readyAfterLastBootS)} s, ${r.joined}/${r.n} joined`, pass: r.readyAfterLastBootS <= 60 && okAll})
+        targets.push({target: `boot N=${r.n}: hourly API limit (5,000) held`, value: `${r.apiRequests} requests, ${r.throttled} answered 429`, pass: r.apiRequests <= 5000})
+        if (r.n === ssh.n) {
+          const ratio = r.cpuMsPerWorker / ssh.cpuMsPerHost
+          targets.push({target: `boot N=${r.n}: CPU per worker ≤ 0.1× belt swarm join over SSH`, value: `${f2(r.cpuMsPerWorker)} vs ${f2(ssh.cpuMsPerHost)} ms = ${f2(ratio)}×`, pass: ratio <= 0.1 && okAll})
+        }
+      }
       save()
       Fleet.down()
       fleetUp = false

@@ -4,7 +4,9 @@
 # belt's swarm join sends, like a node in no swarm until it joins:
 #   docker info --format TEMPLATE   .Swarm.{LocalNodeState,ControlAvailable,NodeID,NodeAddr,Cluster.ID,Error},
 #                                   {{range .Swarm.RemoteManagers}}…{{.NodeID}}…{{.Addr}}…{{end}}, {{json .Swarm}}
-#   docker swarm join-token -q worker|manager   (the manager only)
+#   docker swarm join-token -q worker|manager   (the manager only; --rotate writes a new worker token to $S/token_w)
+#   docker node ls --format …                   (the manager only) the lines of $S/nodes: "ID HOSTNAME STATUS",
+#                                               which the boot-join bench grows as simulated nodes join
 #   docker swarm join --token T ADDR            refuses a node already in a swarm; else sleeps the join latency,
 #                                               appends the node's address to joins.log, marks it joined
 # Anything else: exit 0, argv noted in misc.log. Written for dash with builtins only on the hot path (no forks but
@@ -17,6 +19,8 @@ TOKEN_M=@TOKEN_M@
 CID=@CLUSTER_ID@
 MGRID=@MANAGER_NODE_ID@
 set -f
+# The boot-join bench rotates the worker token: the current one is in $S/token_w when that file exists.
+[ -r "$S/token_w" ] && read -r TOKEN_W < "$S/token_w"
 
 me=${SSH_CONNECTION#* * }; me=${me%% *}
 [ -n "$me" ] || me=unknown
@@ -83,11 +87,15 @@ case "$1" in
     done
     if [ -n "$fmt" ]; then render "$fmt"; else printf 'Swarm: %s\n NodeID: %s\n' "$st" "$nid"; fi
     exit 0 ;;
+  node)
+    if [ "$2" = ls ] && [ "$ctl" = true ]; then [ -r "$S/nodes" ] && cat "$S/nodes"; exit 0; fi ;;
   swarm)
     case "$2" in
       join-token)
         role=worker; q=
-        for a do case $a in -q|--quiet) q=1 ;; worker|manager) role=$a ;; esac; done
+        rot=
+        for a do case $a in -q|--quiet) q=1 ;; --rotate) rot=1 ;; worker|manager) role=$a ;; esac; done
+        if [ -n "$rot" ] && [ "$ctl" = true ] && [ "$role" = worker ]; then TOKEN_W="SWMTKN-1-rotated$$x$(date +%s%N)"; printf '%s\n' "$TOKEN_W" > "$S/token_w"; fi
         if [ "$ctl" != true ]; then echo 'Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.' >&2; exit 1; fi
         if [ "$role" = manager ]; then tk=$TOKEN_M; else tk=$TOKEN_W; fi
         if [ -n "$q" ]; then printf '%s\n' "$tk"; else printf 'To add a %s to this swarm, run the following command:\n\n    docker swarm join --token %s %s:2377\n\n' "$role" "$tk" "$MGR"; fi

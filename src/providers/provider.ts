@@ -55,6 +55,12 @@ export interface CreateOptions {
   signal?: AbortSignal
   /** Progress lines for stderr ("created 40/2000"). */
   onProgress?: (message: string) => void
+  /**
+   * The user data of the nodes made by one create request (joining at boot, CONTRACT §11), given that request's names:
+   * one DigitalOcean POST (up to 10 names), one EC2 RunInstances batch, one local host. Replaces user_data (which it
+   * already includes). Holds a secret: never logged, printed or written to this machine's disk.
+   */
+  userData?: (names: string[]) => string
 }
 
 export interface CreatePlan {

@@ -27,9 +27,9 @@ export function printCreateJson(doc: CreateDocument): void {
     ...(doc.stateError ? {state_error: doc.stateError} : {})})
 }
 
-export function renderCreate(doc: CreateDocument, json: boolean): void {
+export function renderCreate(doc: CreateDocument, json: boolean, o: {table?: boolean} = {}): void {
   if (json) printCreateJson(doc)
-  else if (doc.created.length + doc.existing.length > 0) out(nodesTable([...doc.created, ...doc.existing].sort(byName)))
+  else if (o.table !== false && doc.created.length + doc.existing.length > 0) out(nodesTable([...doc.created, ...doc.existing].sort(byName)))
   info(`created ${doc.created.length}, existing ${doc.existing.length}${doc.failed.length ? `, failed ${doc.failed.length}` : ''}`)
   // One line per distinct error (a refused batch of 2,000 names is one problem, not 2,000).
   const byError = new Map<string, string[]>()

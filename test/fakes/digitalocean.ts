@@ -96,6 +96,8 @@ export interface FakeOptions {
   blackHole?: boolean
   /** Droplets with these names are made but left out of the create reply (an API reply that does not name them). */
   omitFromCreateReply?: (name: string) => boolean
+  /** Told of every droplet a create makes (the boot-join bench boots it). */
+  onDropletCreated?: (d: {id: number; name: string; userData?: string; createdAt: number; privateIp: string}) => void
   /** Called after a request took effect, before its reply is sent (e.g. to break the caller's state.json there). */
   afterEffect?: (method: string, route: string) => void
 }
@@ -197,6 +199,7 @@ export class FakeDigitalOcean {
   /** Every request received, in order. */
   readonly log: RequestRecord[] = []
   readonly counts = new Map<string, number>()
+  private readonly onDropletCreated: FakeOptions['onDropletCreated'] | null
   readonly droplets = new Map<number, FakeDroplet>()
   readonly keys = new Map<number, {id: number; fingerprint: string; public_key: string; name: string}>()
   readonly tags = new Set<string>()
@@ -233,6 +236,7 @@ export class FakeDigitalOcean {
     this.blackHole = opts.blackHole ?? false
     this.omitFromCreateReply = opts.omitFromCreateReply ?? null
     this.afterEffect = opts.afterEffect ?? null
+    this.onDropletCreated = opts.onDropletCreated ?? null
   }
 
   /** Start listening on 127.0.0.1; resolves with the API origin (no /v2), as DIGITALOCEAN_API_URL takes it. */
@@ -280,6 +284,17 @@ export class FakeDigitalOcean {
     d.status = status
     for (const t of tags) this.tags.add(t)
     return this.view(d)
+  }
+
+  /** Give a droplet a public address of the test's own (a lab sshd it may really log in to). */
+  setPublicIp(name: string, ip: string): void {
+    for (const d of this.droplets.values()) if (d.name === name) d.publicIp = ip
+  }
+
+  /** The user_data each droplet was created with. */
+  userDataOf(name: string): string | undefined {
+    for (const d of this.droplets.values()) if (d.name === name) return d.userData
+    return undefined
   }
 
   setStatus(name: string, status: string): void {
@@ -570,6 +585,7 @@ export class FakeDigitalOcean {
       privateIp: `10.${120 + Math.floor(n / 254 / 256)}.${Math.floor(n / 254) % 256}.${(n % 254) + 1}`,
     }
     this.droplets.set(d.id, d)
+    this.onDropletCreated?.(d)
     if (this.listingLag) this.listedFrom.set(d.id, d.createdAt + this.lagRandom() * this.listingLag.newMs)
     return d
   }

@@ -78,6 +78,8 @@ export const DRIVER_KEYS = {
   local: {
     subnet: {type: 'cidr', default: '10.213.0.0/16'},
     bridge: {type: 'string'},
+    // A #! script each new host runs once at first boot, after its dockerd is up (CONTRACT §2, §11).
+    user_data: {type: 'string'},
   },
 } as const satisfies Record<Driver, Record<string, KeySpec>>
 

@@ -30,6 +30,8 @@ export interface StateData {
   upgrade?: {target: string; at: string; done: string[]}
   /** The swarm's managers (belt names) as `belt status` last saw them: tried after the active node. */
   swarm_managers?: string[]
+  /** Boot-join waves still being watched (docker/boot-join.ts); absent when none. */
+  boot_join?: unknown
 }
 
 function emptyState(): StateData {

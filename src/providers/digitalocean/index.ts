@@ -138,7 +138,7 @@ export class DigitalOceanProvider implements Provider, DoScope {
     }
     // Tags recomputed: the plan may have been made before the cluster had its id.
     const body = createBody(this, plan, sshKeys, dropletTags(this, opts.tags))
-    await createInBatches(this, tally, {plan, body, list: () => this.listDroplets(undefined), signal, progress})
+    await createInBatches(this, tally, {plan, body, list: () => this.listDroplets(undefined), signal, progress, userData: opts.userData})
     return tally.result(plan.existing, signal)
   }
 

@@ -133,7 +133,8 @@ export class Ec2Provider implements Provider {
     }
     // 3. The re-issued and the fresh batches.
     if (launch.reissue.length + launch.fresh.length > 0 && !plan.image) throw new UsageError('no image to launch: set ami')
-    const spec = {image: plan.image ?? '', keyName, groupId, subnetId: net.subnetId, tags: extra.tags, userData: extra.userData}
+    const spec = {image: plan.image ?? '', keyName, groupId, subnetId: net.subnetId, tags: extra.tags, userData: extra.userData,
+      batchUserData: opts.userData}
     const interrupted = await launchBatches(this.ctx, launch, spec, log, {signal: opts.signal, progress})
     return {created: log.created, existing: plan.existing, failed: log.failed, interrupted, stateError: log.stateError()}
   }

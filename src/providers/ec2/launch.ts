@@ -54,6 +54,8 @@ export interface LaunchSpec {
   subnetId: string | null
   tags: Tag[]
   userData: string | undefined
+  /** Per batch (one RunInstances shares one user data): replaces userData (CreateOptions.userData). */
+  batchUserData?: (names: string[]) => string
 }
 
 /** Named instances found existing are recorded too (a create killed after naming may not have recorded them). */
@@ -141,6 +143,10 @@ async function runBatch(ctx: Ec2Context, batch: BatchRecord, spec: LaunchSpec, l
   return instances
 }
 
+function userDataParam(userData: string | undefined): {UserData?: string} {
+  return userData ? {UserData: Buffer.from(userData, 'utf8').toString('base64')} : {}
+}
+
 async function runInstances(ctx: Ec2Context, batch: BatchRecord, spec: LaunchSpec): Promise<Instance[]> {
   const n = batch.names.length
   const own = ownTags(ctx.cluster)
@@ -154,7 +160,7 @@ async function runInstances(ctx: Ec2Context, batch: BatchRecord, spec: LaunchSpe
     KeyName: spec.keyName,
     SecurityGroupIds: [spec.groupId],
     ...(spec.subnetId ? {SubnetId: spec.subnetId} : {}),
-    ...(spec.userData ? {UserData: Buffer.from(spec.userData, 'utf8').toString('base64')} : {}),
+    ...userDataParam(spec.batchUserData ? spec.batchUserData(batch.names) : spec.userData),
     MetadataOptions: {HttpTokens: 'required', HttpEndpoint: 'enabled'},
     TagSpecifications: [
       {ResourceType: 'instance', Tags: [...own, {Key: BATCH_TAG, Value: batch.id}, ...spec.tags]},

@@ -47,6 +47,8 @@ export class LocalProvider implements Provider {
     const {cl, subnet, notes} = clusterNetwork(this.cluster)
     await checkNetworkFree(cl, subnet)
     if (opts.region) notes.push('local: --region does not apply to local hosts; ignored')
+    const ud = this.cluster.settings.user_data
+    if (ud?.trim() && !ud.startsWith('#!')) throw new UsageError('local: user_data must be a #! script (local hosts have no cloud-init)')
     if (opts.image) notes.push('local: --image does not apply to local hosts (they run this machine\'s Docker); ignored')
     const records = hostRecords(this.cluster)
     const existing: NodeInfo[] = []

@@ -22,7 +22,7 @@ mount -t proc -o nosuid,nodev,noexec proc /proc || fail "cannot mount /proc"
 hostname "$NODE" || fail "cannot set the hostname"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run || fail "cannot mount /run"
 mkdir -p -m 0755 /run/sshd /run/lock /run/belt
-for d in /etc/docker /var/lib/docker /etc/systemd/system /etc/ssh /etc/sysctl.d /var/log; do
+for d in /etc/docker /var/lib/docker /etc/systemd/system /etc/ssh /etc/sysctl.d /var/log /root; do
   mount --bind "$ROOT$d" "$d" || fail "cannot bind-mount $d"
 done
 for f in /etc/hosts /etc/hostname; do
@@ -38,6 +38,12 @@ export HOME=/root
 cd /
 /usr/sbin/sshd -E /var/log/sshd.log || fail "sshd did not start; see $ROOT/var/log/sshd.log"
 systemctl start docker || fail "dockerd did not start; see $ROOT/var/log/docker.log"
+# First boot: the user data belt left in the host's own /root (user_data, or the boot-join script), run once,
+# detached, after dockerd is up, logging where cloud-init would.
+if [ -f /root/.belt/user-data ] && [ ! -e /root/.belt/user-data.started ]; then
+  : > /root/.belt/user-data.started
+  setsid sh -c 'chmod 0700 /root/.belt/user-data; exec /root/.belt/user-data' </dev/null >>/var/log/cloud-init-output.log 2>&1 &
+fi
 report "ready $HOSTPID"
 # pid 1 reaps orphans: bash's wait collects any exited child, not only the one it waits for.
 while :; do

@@ -1,6 +1,8 @@
 // Starting a local cluster's hosts for `belt create`: the bridge and the cluster's files, records with reserved
 // addresses for new hosts, then each host's network (one at a time), folder and init (START_CONCURRENCY at a time).
-import {readFileSync, rmdirSync} from 'node:fs'
+import {mkdirSync, readFileSync, rmdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {writeFileAtomic} from '../../core/config/atomic.js'
 import pLimit from 'p-limit'
 import type {Cluster} from '../../core/config/cluster.js'
 import {debugLog} from '../../core/debug.js'
@@ -31,6 +33,8 @@ interface HostStarts {
   authorized: Record<string, string[]>
   signal?: AbortSignal
   onProgress?: (message: string) => void
+  /** What a new host runs once at first boot: the boot-join user data, else user_data. */
+  firstBoot: (name: string) => string | undefined
   created: NodeInfo[]
   failed: Failure[]
   /** A failed write after a host started never turns it into a failure (nor stops it): it is reported on its own. */
@@ -54,6 +58,7 @@ export async function startHosts(
   let netChain: Promise<unknown> = Promise.resolve()
   const run: HostStarts = {
     cl, subnet, names, fresh, authorized, signal: opts.signal, onProgress: opts.onProgress,
+    firstBoot: (name) => opts.userData?.([name]) ?? (cluster.settings.user_data?.trim() ? cluster.settings.user_data : undefined),
     created: [], failed: [], unrecorded: [], stateErrors: [], interrupted: false, done: 0,
     serialNet: (fn) => {
       const p = netChain.then(fn)
@@ -137,6 +142,7 @@ async function startHost(cluster: LocalCluster, name: string, run: HostStarts): 
       await createNodeNetwork(run.cl, nl, rec.address, run.subnet)
     })
     await prepareNodeDir(nl, {node: name, sshPort: cluster.settings.ssh_port, authorized: run.authorized})
+    if (isFresh) writeFirstBoot(nl, run.firstBoot(name))
     const started = await startNode(run.cl, nl, name)
     const err = cluster.state.tryUpdate((s) => {
       const r = s.nodes[name] as LocalNodeRecord
@@ -158,6 +164,18 @@ async function startHost(cluster: LocalCluster, name: string, run: HostStarts): 
     try { await run.serialNet(() => stopNode(rec, nl)) } catch {}
     cluster.state.update((s) => { delete (s.nodes[name] as LocalNodeRecord).creator_pid })
   }
+}
+
+/**
+ * The user data a new host runs at its first boot, in the host's own /root (0700): the init script runs it once,
+ * detached, after dockerd is up (scripts.ts). Nothing of it is left on this machine's shared filesystem.
+ */
+function writeFirstBoot(nl: NodeLayout, userData: string | undefined): void {
+  if (userData === undefined) return
+  if (!userData.startsWith('#!')) throw new Error('user_data of a local host must be a #! script (there is no cloud-init)')
+  const dir = join(nl.dir, 'root', 'root', '.belt')
+  mkdirSync(dir, {recursive: true, mode: 0o700})
+  writeFileAtomic(join(dir, 'user-data'), userData, 0o700)
 }
 
 /** The cluster key for root (and for ssh_user when it is another user), plus ssh_key's public half when set. */
