@@ -624,7 +624,7 @@ export function planRemove(nodes: SwarmNode[], req: RemoveRequest, names: string
   }
   if (notDown.length) {
     const list = notDown.length > 10 ? `${notDown.slice(0, 10).join(', ')}, … (${notDown.length} in all)` : notDown.join(', ')
-    throw new UsageError(`not Down in the swarm: ${list}; removing a node that is still up needs --force (or drain and stop it first)`)
+    throw new SwarmError(`not Down in the swarm: ${list}; removing a node that is still up needs --force (or drain and stop it first)`, true)
   }
   return plan
 }

@@ -7,7 +7,7 @@ import {open as openLocal, type FileHandle} from 'node:fs/promises'
 import {createReadStream} from 'node:fs'
 import {basename, join} from 'node:path'
 import {posix} from 'node:path'
-import {Writable} from 'node:stream'
+import {Transform, Writable} from 'node:stream'
 import type {SFTPWrapper, Stats as RemoteStats} from 'ssh2'
 import {UsageError} from '../core/errors.js'
 import {onInterrupt} from '../core/interrupt.js'
@@ -263,9 +263,16 @@ class Capture extends Writable {
 
 /** `docker load` on one host, the archive streamed from disk into its stdin (nothing is written on the host but docker's own). */
 async function loadOn(session: SshSession, archive: string, onBytes: (n: number) => void, signal: AbortSignal): Promise<HostCopy> {
-  const input = createReadStream(archive, {highWaterMark: 256 * 1024})
+  const file = createReadStream(archive, {highWaterMark: 256 * 1024})
   let bytes = 0
-  input.on('data', (b) => { bytes += b.length; onBytes(b.length) })
+  // Counted on the way through (a 'data' listener on the file itself would start it flowing before the channel opens).
+  const input = file.pipe(new Transform({
+    transform(b: Buffer, _e, cb) {
+      bytes += b.length
+      onBytes(b.length)
+      cb(null, b)
+    },
+  }))
   const stdout = new Capture(16 * 1024)
   const stderr = new Capture(16 * 1024)
   try {
@@ -275,6 +282,7 @@ async function loadOn(session: SshSession, archive: string, onBytes: (n: number)
     if (r.lost) throw new Error('the SSH connection closed before docker load finished')
     return {bytes, exec: {code: r.code, signal: r.signal, stdout: stdout.text(), stderr: stderr.text()}}
   } finally {
+    file.destroy()
     input.destroy()
   }
 }
