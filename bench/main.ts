@@ -44,13 +44,13 @@ function usage(msg?: string): never {
       '  --n LIST         fleet sizes for the join section (default 100,500,2000)\n' +
       '  --join-latency S seconds the stand-in docker sleeps on `swarm join` (default 0.3)\n' +
       '  --tools LIST     join-section tools: belt,xargs,pssh,ansible,ssh2 (default all; for development)\n' +
-      '  --ops-mem MIB,HOSTS  ops section memory check: this big a file to this many hosts (default 200,200)\n',
+      '  --ops-mem MIB,HOSTS  ops section memory check: this big a file to this many hosts (default 200,100)\n',
   )
   process.exit(msg ? 2 : 0)
 }
 
 function parseArgs(argv: string[]): Options & {quick: boolean} {
-  const o = {ns: [100, 500, 2000], only: [...SECTIONS], joinLatency: 0.3, tools: [...TOOL_KEYS] as ToolKey[], quick: false, opsMemMiB: 200, opsMemHosts: 200}
+  const o = {ns: [100, 500, 2000], only: [...SECTIONS], joinLatency: 0.3, tools: [...TOOL_KEYS] as ToolKey[], quick: false, opsMemMiB: 200, opsMemHosts: 100}
   let nGiven = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
