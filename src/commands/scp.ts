@@ -13,7 +13,7 @@ export default class Scp extends BeltCommand {
 belt scp FILE... 'PATTERN':DEST sends the files to every node: into DEST when it is a folder there, else (one file) as DEST. DEST is relative to the login's home ('w1:' is the home folder); files are written as the login user with their local mode.
 belt scp NODE:SRC DEST fetches SRC: to DEST, or into DEST when it is a folder. When the pattern names several nodes, each node's copy goes to DEST/<name>/<basename of SRC> (DEST must be a folder or not exist).
 -r copies folders. The remote side splits at the first : outside brackets ('w[1:4]':/tmp).
---load ARCHIVE streams a docker save archive into docker load on every node over SSH (no temporary file on the nodes; through sudo -n when ssh_user is not root): the way to get an image onto every node without a registry.
+--load ARCHIVE streams a docker save archive into docker load on every node over SSH (no temporary file on the nodes; through sudo -n when ssh_user is not root): the way to get an image onto every node without a registry. --load - reads the archive from stdin once and sends it to every node at the same time (the slowest node sets the pace; all nodes must fit in --concurrency).
 Each node reads the files from this disk on its own, a few large SFTP writes at a time: memory stays flat however big the file or the fleet. Progress (nodes and bytes) on stderr; a summary on stdout; exit 1 if any node failed.`
 
   static examples = [
@@ -24,6 +24,7 @@ Each node reads the files from this disk on its own, a few large SFTP writes at 
     "<%= config.bin %> scp 'w[1:4]':/etc/hostname ./hostnames    # ./hostnames/w1/hostname …",
     "docker save -o app.tar app:1.2 && <%= config.bin %> scp --load app.tar 'w[1:500]'",
     "<%= config.bin %> scp --load app.tar 'w[1:4]' --json",
+    "docker save app:1.2 | <%= config.bin %> scp --load - 'w[1:50]'",
   ]
 
   static strict = false
@@ -46,8 +47,7 @@ Each node reads the files from this disk on its own, a few large SFTP writes at 
     let patterns: string[]
     if (request.kind === 'load') {
       if (flags.recursive) throw new UsageError('--load takes no -r: it streams one archive file')
-      if (request.archive === '-') throw new UsageError('--load - (stdin) is not supported: save the image to a file first (docker save -o app.tar IMAGE)')
-      work = {kind: 'load', archive: request.archive}
+      work = request.archive === '-' ? {kind: 'load-stdin', stdin: process.stdin} : {kind: 'load', archive: request.archive}
       patterns = request.targets
     } else if (request.kind === 'upload') {
       work = {kind: 'upload', items: localItems(request.sources, flags.recursive), dest: request.dest}
@@ -58,6 +58,9 @@ Each node reads the files from this disk on its own, a few large SFTP writes at 
     }
     const endpoints = await endpointsFrom(cluster, patterns)
     checkCopyWork(work, endpoints.length)
+    if (work.kind === 'load-stdin' && endpoints.length > concurrency) {
+      throw new UsageError(`--load - reads stdin once for all nodes at the same time: ${endpoints.length} nodes need --concurrency ${endpoints.length} (or save the archive to a file)`)
+    }
     const hooks = fleetHooks({plain: flags.json || undefined})
     const result = await this.withSsh(cluster, (ssh) => copyOnFleet(ssh, endpoints, work, {concurrency, timeoutMs}, hooks))
     renderFleet(result, {json: flags.json, tail: {results: result.hosts}})

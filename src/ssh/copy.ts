@@ -7,7 +7,7 @@ import {open as openLocal, type FileHandle} from 'node:fs/promises'
 import {createReadStream} from 'node:fs'
 import {basename, join} from 'node:path'
 import {posix} from 'node:path'
-import {Transform, Writable} from 'node:stream'
+import {PassThrough, Transform, Writable, type Readable} from 'node:stream'
 import type {SFTPWrapper, Stats as RemoteStats} from 'ssh2'
 import {UsageError} from '../core/errors.js'
 import {onInterrupt} from '../core/interrupt.js'
@@ -261,9 +261,59 @@ class Capture extends Writable {
   }
 }
 
+/**
+ * `--load -`: one stdin for every host, read once. Each host that got connected registers a sink; once every host has
+ * registered or failed, chunks go to all sinks, each next chunk only when every sink took the last one (the slowest
+ * host sets the pace, so memory holds one chunk). A host that fails drops out; the rest go on.
+ */
+export class StdinFanout {
+  private readonly sinks = new Set<PassThrough>()
+  private expected: number
+  private started = false
+
+  constructor(private readonly source: Readable, hosts: number) {
+    this.expected = hosts
+  }
+
+  /** A sink for one host (call when its connection is up). */
+  sink(): PassThrough {
+    const s = new PassThrough({highWaterMark: 256 * 1024})
+    this.sinks.add(s)
+    s.once('close', () => this.sinks.delete(s))
+    this.maybeStart()
+    return s
+  }
+
+  /** A host that will never take a sink (its connection failed). */
+  dropped(): void {
+    this.expected--
+    this.maybeStart()
+  }
+
+  private maybeStart(): void {
+    if (this.started || this.sinks.size < this.expected) return
+    this.started = true
+    void this.pump()
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      for await (const chunk of this.source) {
+        if (this.sinks.size === 0) break
+        await Promise.all([...this.sinks].map((s) => (s.write(chunk) ? null : new Promise<void>((r) => {
+          s.once('drain', r)
+          s.once('close', r)
+        }))))
+      }
+    } finally {
+      for (const s of this.sinks) s.end()
+    }
+  }
+}
+
 /** `docker load` on one host, the archive streamed from disk into its stdin (nothing is written on the host but docker's own). */
-async function loadOn(session: SshSession, archive: string, onBytes: (n: number) => void, signal: AbortSignal): Promise<HostCopy> {
-  const file = createReadStream(archive, {highWaterMark: 256 * 1024})
+async function loadOn(session: SshSession, archive: string | StdinFanout, onBytes: (n: number) => void, signal: AbortSignal): Promise<HostCopy> {
+  const file = typeof archive === 'string' ? createReadStream(archive, {highWaterMark: 256 * 1024}) : archive.sink()
   let bytes = 0
   // Counted on the way through (a 'data' listener on the file itself would start it flowing before the channel opens).
   const input = file.pipe(new Transform({
@@ -291,6 +341,7 @@ export type CopyWork =
   | {kind: 'upload'; items: LocalItem[]; dest: string}
   | {kind: 'download'; src: string; dest: string; recursive: boolean}
   | {kind: 'load'; archive: string}
+  | {kind: 'load-stdin'; stdin: Readable}
 
 /** Where NODE:SRC lands for one host: DEST (or DEST/<basename> when DEST is a folder); several hosts: DEST/<name>/<basename>. */
 export function downloadTarget(src: string, dest: string, name: string, hosts: number): string {
@@ -314,6 +365,7 @@ export function checkCopyWork(work: CopyWork, hosts: number): void {
       if (st && !st.isDirectory()) throw new UsageError(`${work.dest} is a file: several nodes' copies go into DEST/<name>/, so DEST must be a folder`)
     }
   }
+  if (work.kind === 'load-stdin' && process.stdin.isTTY) throw new UsageError('--load - reads the archive from stdin, which is a terminal: pipe docker save into it')
   if (work.kind === 'load') {
     let st: Stats
     try {
@@ -338,11 +390,14 @@ export function plannedBytes(work: CopyWork, hosts: number): number | null {
  */
 export async function copyOnFleet(ssh: SshContext, endpoints: SshEndpoint[], work: CopyWork,
   o: {concurrency: number; timeoutMs?: number}, hooks: FleetHooks = {}): Promise<CopyResult> {
-  const verb = work.kind === 'load' ? 'loaded' : 'copied'
+  const load = work.kind === 'load' || work.kind === 'load-stdin'
+  const verb = load ? 'loaded' : 'copied'
+  const fanout = work.kind === 'load-stdin' ? new StdinFanout(work.stdin, endpoints.length) : null
+  const registered = new Set<string>()
   let moved = 0
   const onBytes = (n: number) => { moved += n }
   const total = plannedBytes(work, endpoints.length)
-  const progress = hooks.progress?.({total: endpoints.length, outcomes: [verb, 'failed'], label: `scp${work.kind === 'load' ? ' --load' : ''}`,
+  const progress = hooks.progress?.({total: endpoints.length, outcomes: [verb, 'failed'], label: `scp${load ? ' --load' : ''}`,
     bytes: () => ({done: moved, total})})
   const scope = onInterrupt()
   progress?.start()
@@ -351,13 +406,20 @@ export async function copyOnFleet(ssh: SshContext, endpoints: SshEndpoint[], wor
     const task = (session: SshSession, signal: AbortSignal): Promise<HostCopy> => {
       if (work.kind === 'upload') return uploadTo(session, work.items, work.dest, onBytes, signal)
       if (work.kind === 'load') return loadOn(session, work.archive, onBytes, signal)
+      if (work.kind === 'load-stdin') {
+        registered.add(session.endpoint.name)
+        return loadOn(session, fanout!, onBytes, signal)
+      }
       const local = downloadTarget(work.src, work.dest, session.endpoint.name, endpoints.length)
       if (endpoints.length > 1) mkdirSync(join(work.dest, session.endpoint.name), {recursive: true})
       return downloadFrom(session, work.src, local, work.recursive, onBytes, signal)
     }
     run = await ssh.runFleet(endpoints, task, {
       concurrency: o.concurrency, timeoutMs: o.timeoutMs, retries: 2, jitterMs: Math.min(1000, endpoints.length * 5), signal: scope.signal,
-      onResult: (r) => progress?.record(r.name, failureOf(r) === null ? verb : 'failed', failureOf(r) ?? undefined),
+      onResult: (r) => {
+        if (fanout && !registered.has(r.name)) fanout.dropped()
+        progress?.record(r.name, failureOf(r) === null ? verb : 'failed', failureOf(r) ?? undefined)
+      },
     })
   } finally {
     scope.dispose()

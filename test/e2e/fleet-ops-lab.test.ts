@@ -166,7 +166,7 @@ test('bad input to the new commands: exit 2, one line naming the bad thing', {sk
     [['scp', f, 'nope:/tmp'], /unknown node nope/],
     [['scp', '--load', join(cwd, 'missing.tar'), 'h1'], /no such file: .*missing\.tar/],
     [['scp', '--load', f, 'h1:/tmp'], /--load takes nodes or patterns, not h1:\/tmp/],
-    [['scp', '--load', '-', 'h1'], /--load - \(stdin\) is not supported/],
+    [['scp', '--load', '-', 'h[1:4]', '--concurrency', '2'], /--load - reads stdin once for all nodes at the same time: 4 nodes need --concurrency 4/],
     [['scp', '--load', cwd, 'h1'], /is not a file/],
     [['scp', '-r', '--load', f, 'h1'], /--load takes no -r/],
     [['scp', f, 'h1:/tmp', '--concurrency', '0'], /concurrency/],

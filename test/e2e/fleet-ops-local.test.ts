@@ -4,10 +4,10 @@
 // is stopped. Needs root; subnet 10.219.20.0/24 (helper "fleet").
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
-import {execFileSync} from 'node:child_process'
-import {copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync} from 'node:fs'
+import {execFileSync, spawn} from 'node:child_process'
+import {closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync} from 'node:fs'
 import {join} from 'node:path'
-import {belt, scratchDir, type RunResult} from '../lib/cli.js'
+import {BELT, belt, cleanEnv, scratchDir, type RunResult} from '../lib/cli.js'
 import {skipUnless} from '../lib/tools.js'
 import {ok, usageLine} from '../lib/assert.js'
 
@@ -34,6 +34,25 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
     await new Promise((r) => setTimeout(r, 1000))
   }
   throw new Error(`timed out waiting for ${what}`)
+}
+
+/** belt with a file as its stdin (binary: the cli helper takes text only). */
+function beltWithStdin(args: string[], file: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const fd = openSync(file, 'r')
+    const child = spawn(process.execPath, [BELT, ...args], {cwd, env: cleanEnv(), stdio: [fd, 'pipe', 'pipe']})
+    closeSync(fd)
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000)
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({code, signal, stdout, stderr})
+    })
+  })
 }
 
 before(() => {
@@ -87,6 +106,14 @@ test('scp --load of an image archive to 4 hosts, a service of it on all; swarm r
     assert.equal(r.bytes, statSync(archive).size)
   }
   ok(await run('--host', 'node[1:4]', 'docker', 'image', 'inspect', '--format', '{{.Id}}', IMAGE), 'every node has the image')
+  // --load -: the archive read once from stdin, sent to two nodes at the same time (after they dropped the image).
+  ok(await run('--host', 'node[3:4]', 'docker', 'image', 'rm', IMAGE), 'docker image rm on node3, node4')
+  const piped = await beltWithStdin(['--cluster', CLUSTER, 'scp', '--load', '-', 'node[3:4]', '--json'], archive)
+  assert.equal(piped.code, 0, piped.stderr)
+  const pipedDoc = JSON.parse(piped.stdout)
+  assert.deepEqual(pipedDoc.ok, ['node3', 'node4'])
+  for (const r of pipedDoc.results) assert.equal(r.bytes, statSync(archive).size)
+  ok(await run('--host', 'node[3:4]', 'docker', 'image', 'inspect', '--format', '{{.Id}}', IMAGE), 'node3 and node4 have the image again')
 
   ok(await run('docker', 'service', 'create', '--detach', '--mode', 'global', '--no-resolve-image', '--name', 'loaded', IMAGE, 'sleep', '3600'), 'service create')
   await waitFor(async () => {
