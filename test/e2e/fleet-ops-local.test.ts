@@ -44,8 +44,8 @@ function beltWithStdin(args: string[], file: string): Promise<RunResult> {
     closeSync(fd)
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
+    child.stdout!.setEncoding('utf8').on('data', (d) => (stdout += d))
+    child.stderr!.setEncoding('utf8').on('data', (d) => (stderr += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), 300_000)
     child.on('error', reject)
     child.on('close', (code, signal) => {
