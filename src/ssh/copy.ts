@@ -196,8 +196,8 @@ async function getFile(sftp: SFTPWrapper, path: string, local: string, mode: num
 async function uploadTo(session: SshSession, items: LocalItem[], dest: string, onBytes: (n: number) => void, signal: AbortSignal): Promise<HostCopy> {
   const sftp = await session.sftp()
   const target = remotePath(dest)
-  const st = await remoteStat(sftp, target)
-  const intoFolder = Boolean(st?.isDirectory())
+  // DEST/ names a folder (as with scp): no stat round trip per host.
+  const intoFolder = dest.endsWith('/') || Boolean((await remoteStat(sftp, target))?.isDirectory())
   if (!intoFolder && items.length > 1) throw new Error(`${dest || '~'} is not a folder on ${session.endpoint.name}`)
   let bytes = 0
   for (const item of items) {
