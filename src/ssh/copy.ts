@@ -270,6 +270,7 @@ export class StdinFanout {
   private readonly sinks = new Set<PassThrough>()
   private expected: number
   private started = false
+  private stopped = false
 
   constructor(private readonly source: Readable, hosts: number) {
     this.expected = hosts
@@ -280,6 +281,8 @@ export class StdinFanout {
     const s = new PassThrough({highWaterMark: 256 * 1024})
     this.sinks.add(s)
     s.once('close', () => this.sinks.delete(s))
+    // A host that failed destroys its sink; a write racing that is its failure, already reported, not the run's.
+    s.on('error', () => undefined)
     this.maybeStart()
     return s
   }
@@ -288,6 +291,13 @@ export class StdinFanout {
   dropped(): void {
     this.expected--
     this.maybeStart()
+  }
+
+  /** Ctrl-C: hosts that never started would be waited for forever; end every sink (docker load sees a short archive). */
+  stop(): void {
+    this.started = true
+    this.stopped = true
+    for (const s of this.sinks) s.end()
   }
 
   private maybeStart(): void {
@@ -299,14 +309,14 @@ export class StdinFanout {
   private async pump(): Promise<void> {
     try {
       for await (const chunk of this.source) {
-        if (this.sinks.size === 0) break
-        await Promise.all([...this.sinks].map((s) => (s.write(chunk) ? null : new Promise<void>((r) => {
+        if (this.stopped || this.sinks.size === 0) break
+        await Promise.all([...this.sinks].filter((s) => !s.writableEnded).map((s) => (s.write(chunk) ? null : new Promise<void>((r) => {
           s.once('drain', r)
           s.once('close', r)
         }))))
       }
     } finally {
-      for (const s of this.sinks) s.end()
+      for (const s of this.sinks) if (!s.writableEnded) s.end()
     }
   }
 }
@@ -400,6 +410,7 @@ export async function copyOnFleet(ssh: SshContext, endpoints: SshEndpoint[], wor
   const progress = hooks.progress?.({total: endpoints.length, outcomes: [verb, 'failed'], label: `scp${load ? ' --load' : ''}`,
     bytes: () => ({done: moved, total})})
   const scope = onInterrupt()
+  scope.signal.addEventListener('abort', () => fanout?.stop(), {once: true})
   progress?.start()
   let run
   try {
