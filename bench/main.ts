@@ -1,6 +1,7 @@
 // `npm run bench` (bench/run → here): belt at scale, side by side with what an operator would otherwise use, in the
 // same run on the same machine. Sections: join (simulated SSH fleet), api (fake DigitalOcean / EC2 APIs with
-// latency), tls (certificates for 2,000 nodes), startup (`belt cluster ls` vs `node -e 0`).
+// latency), tls (certificates for 2,000 nodes), startup (`belt cluster ls` vs `node -e 0`), ops (belt ssh / scp on
+// many hosts beside parallel-ssh / parallel-scp, and scp's memory with a large file).
 // Prints a table per section, every target with pass/miss, and writes bench/results.json.
 import {execFileSync} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync, readFileSync} from 'node:fs'
@@ -16,9 +17,10 @@ import {expandPatterns, validateHostname} from '../src/core/range.js'
 import {ApiResult, runApi} from './api.js'
 import {runTls, TlsResult} from './tls-bench.js'
 import {BootRow, runBootJoin} from './boot-join.js'
+import {runOps, type OpsRow} from './ops.js'
 
-type Section = 'join' | 'api' | 'tls' | 'startup' | 'boot'
-const SECTIONS: Section[] = ['join', 'api', 'tls', 'startup', 'boot']
+type Section = 'join' | 'api' | 'tls' | 'startup' | 'boot' | 'ops'
+const SECTIONS: Section[] = ['join', 'api', 'tls', 'startup', 'boot', 'ops']
 
 interface Options {
   ns: number[]
@@ -28,6 +30,9 @@ interface Options {
   tools: ToolKey[]
   /** Boot-section fleet sizes; the first also gets the SSH join row. */
   bootNs: number[]
+  /** ops section: the memory check's file size (MiB) and hosts. */
+  opsMemMiB: number
+  opsMemHosts: number
 }
 
 const TOOL_KEYS = ['belt', 'xargs', 'pssh', 'ansible', 'ssh2'] as const
@@ -36,19 +41,21 @@ type ToolKey = (typeof TOOL_KEYS)[number]
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`)
   process.stderr.write(
-    'usage: npm run bench -- [--quick] [--only join|api|tls|startup[,...]] [--n 100,500,2000] [--join-latency 0.3] [--tools ...]\n' +
+    'usage: npm run bench -- [--quick] [--only join|api|tls|startup|ops[,...]] [--n 100,500,2000] [--join-latency 0.3] [--tools ...]\n' +
       '  --quick          N=100 only for the join section, fewer droplets/instances (development)\n' +
       '  --only LIST      run only these sections\n' +
       '  --n LIST         fleet sizes for the join section (default 100,500,2000)\n' +
       '  --join-latency S seconds the stand-in docker sleeps on `swarm join` (default 0.3)\n' +
       '  --tools LIST     join-section tools: belt,xargs,pssh,ansible,ssh2 (default all; for development)\n' +
-      '  --boot-n LIST    boot-section fleet sizes (default 5000,10000; the first also gets the belt swarm join row)\n',
+      '  --boot-n LIST    boot-section fleet sizes (default 5000,10000; the first also gets the belt swarm join row)\n' +
+      '  --ops-mem MIB,HOSTS  ops section memory check: this big a file to this many hosts (default 200,100)\n',
   )
   process.exit(msg ? 2 : 0)
 }
 
 function parseArgs(argv: string[]): Options & {quick: boolean} {
-  const o = {ns: [100, 500, 2000], only: [...SECTIONS], joinLatency: 0.3, tools: [...TOOL_KEYS] as ToolKey[], quick: false, bootNs: [5000, 10000]}
+  const o = {ns: [100, 500, 2000], only: [...SECTIONS], joinLatency: 0.3, tools: [...TOOL_KEYS] as ToolKey[], quick: false, bootNs: [5000, 10000],
+    opsMemMiB: 200, opsMemHosts: 100}
   let nGiven = false
   let bootGiven = false
   for (let i = 0; i < argv.length; i++) {
@@ -76,6 +83,11 @@ function parseArgs(argv: string[]): Options & {quick: boolean} {
       const list = val().split(',') as ToolKey[]
       for (const t of list) if (!TOOL_KEYS.includes(t)) usage(`unknown tool '${t}' (${TOOL_KEYS.join(', ')})`)
       o.tools = list
+    } else if (a.startsWith('--ops-mem')) {
+      const [mib, hosts] = val().split(',').map(Number)
+      if (!Number.isInteger(mib) || mib < 1 || !Number.isInteger(hosts) || hosts < 1 || hosts > 60000) usage('--ops-mem takes MIB,HOSTS (whole numbers)')
+      o.opsMemMiB = mib
+      o.opsMemHosts = hosts
     } else if (a.startsWith('--join-latency')) {
       o.joinLatency = Number(val())
       if (!(o.joinLatency >= 0)) usage('--join-latency takes seconds')
@@ -385,6 +397,42 @@ async function main(): Promise<void> {
       results.expand = {names: names.length, ms: expandMs}
       process.stdout.write(`## name patterns: w[1:100000] expanded and validated in ${f0(expandMs)} ms\n\n`)
       targets.push({target: 'expand 100,000 names ≤ 2 s', value: `${f0(expandMs)} ms`, pass: names.length === 100000 && expandMs <= 2000})
+      save()
+    }
+
+    if (opts.only.includes('ops')) {
+      const sshHosts = opts.quick ? 200 : 2000
+      const scpHosts = opts.quick ? 100 : 500
+      const {rows, cipher} = await runOps({
+        sshHosts, scpHosts, scpBytes: 2 ** 20, memBytes: opts.opsMemMiB * 2 ** 20, memHosts: opts.opsMemHosts, memConcurrency: 100,
+        log, workDir, onRow: (r) => { results.ops = {partial: true, rows: r}; save() },
+      })
+      fleetUp = false
+      results.ops = {cipher, rows}
+      process.stdout.write(`## ops: belt ssh / scp beside parallel-ssh / parallel-scp on the simulated fleet (one sshd, ${Math.max(sshHosts, scpHosts, opts.opsMemHosts)} addresses)\n` +
+        `same key exchange (curve25519-sha256) and cipher (${cipher}) for every tool; no host-key files; concurrency 100\n`)
+      const line = (r: OpsRow) => [r.tool, r.what, r.n, r.concurrency, f1(r.wallS), f1(r.cpuS), f2(r.cpuMsPerHost), f0(r.peakRssMB), r.failures]
+      process.stdout.write(table(['TOOL', 'WHAT', 'N', 'CONC', 'WALL S', 'CPU S', 'CPU MS/HOST', 'PEAK RSS MB', 'FAILURES'], rows.map(line)) + '\n')
+      process.stdout.write('PEAK RSS: belt = its own max RSS; parallel-ssh/-scp = the peak summed RSS of the tool and its ssh/scp processes.\n\n')
+      for (const r of rows.filter((x) => x.note)) process.stdout.write(`note: ${r.tool} ${r.what}: ${r.note}\n`)
+      const find = (tool: string, what?: RegExp) => rows.find((r) => r.tool === tool && (!what || what.test(r.what)))
+      const pair = (b?: OpsRow, p?: OpsRow, name = '') => {
+        if (!b || !p) return targets.push({target: name, value: 'not measured', pass: null})
+        const ratio = b.cpuMsPerHost / p.cpuMsPerHost
+        targets.push({target: name, value: `${f2(b.cpuMsPerHost)} vs ${f2(p.cpuMsPerHost)} ms/host = ${f2(ratio)}×`, pass: ratio <= 0.3 && b.failures === 0 && p.failures === 0})
+      }
+      pair(find('belt ssh'), find('parallel-ssh'), `belt ssh N=${sshHosts}: CPU per host ≤ 0.3× parallel-ssh`)
+      pair(find('belt scp', /^\d+ MiB$/), find('parallel-scp'), `belt scp 1 MiB N=${scpHosts}: CPU per host ≤ 0.3× parallel-scp`)
+      const rss = rows.filter((r) => r.tool.startsWith('belt'))
+      targets.push({target: 'belt ssh / scp peak RSS ≤ 300 MB', value: rss.map((r) => `${r.tool.slice(5)} ${r.what} ${f0(r.peakRssMB)} MB`).join(', '),
+        pass: rss.length > 0 && rss.every((r) => r.peakRssMB <= 300)})
+      const smallScp = find('belt scp', /^\d+ MiB$/)
+      const mem = find('belt scp', /memory/)
+      if (smallScp && mem) {
+        targets.push({target: `  scp RSS flat: ${mem.what.replace(' (memory)', '')} to ${mem.n} hosts vs 1 MiB to ${smallScp.n}`,
+          value: `${f0(mem.peakRssMB)} vs ${f0(smallScp.peakRssMB)} MB, ${mem.failures} failures, ${f1(mem.wallS)} s`,
+          pass: mem.peakRssMB <= 300 && mem.peakRssMB <= smallScp.peakRssMB * 1.5 + 20 && mem.failures === 0})
+      }
       save()
     }
 

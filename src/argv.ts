@@ -5,6 +5,8 @@
 // For the pass-through commands (`docker`, `ssh`) belt's own flags are only those before the first remote argument;
 // a `--` is inserted there so that oclif neither parses nor answers (`--help`) what belongs to docker or the remote
 // command: `belt docker run --help` shows docker's help, `belt docker --help` belt's.
+// `belt ssh` (CONTRACT §12): without `--` the first word is the node or pattern and the rest the command; with a `--`,
+// every word before it is a node or pattern (`belt ssh mg0 'w[1:4]' -- uptime`), so that `--` is left where it is.
 
 import {UsageError} from './core/errors.js'
 
@@ -13,9 +15,14 @@ const VALUE_FLAGS = new Set(['--host', '--cluster', '--config', '--concurrency']
 const BOOL_FLAGS = new Set(['--debug', '--json'])
 
 /** Each pass-through command's own flags (all long-only, so docker's short flags are never mistaken for ours). */
-export const PASSTHROUGH_FLAGS: Record<string, {value: string[]; bool: string[]; positional: number}> = {
+export const PASSTHROUGH_FLAGS: Record<string, {value: string[]; bool: string[]; positional: number; targetsBeforeDashes?: boolean}> = {
   docker: {value: ['--host', '--cluster', '--config', '--concurrency', '--timeout'], bool: ['--json', '--debug', '--help'], positional: 0},
-  ssh: {value: ['--cluster', '--config', '--timeout'], bool: ['--debug', '--help', '--tty', '--forget-host'], positional: 1},
+  ssh: {
+    value: ['--cluster', '--config', '--timeout', '--concurrency'],
+    bool: ['--debug', '--help', '--tty', '--forget-host', '--json'],
+    positional: 1,
+    targetsBeforeDashes: true,
+  },
 }
 
 /** Commands whose own arguments are free-form (flags after the command word belong to the remote command). */
@@ -53,7 +60,8 @@ export function preprocessArgv(argv: string[]): string[] {
 
 /** Insert `--` where belt's own flags (and positional arguments) of a pass-through command end. */
 function markPassthrough(command: string, args: string[]): string[] {
-  const {value, bool, positional} = PASSTHROUGH_FLAGS[command]
+  const {value, bool, positional, targetsBeforeDashes} = PASSTHROUGH_FLAGS[command]
+  if (targetsBeforeDashes && args.includes('--')) return args
   let seen = 0
   for (let i = 0; i < args.length; i++) {
     const a = args[i]
@@ -75,7 +83,7 @@ function markPassthrough(command: string, args: string[]): string[] {
 
 export interface PassthroughArgs {
   flags: Record<string, string | boolean>
-  /** Positional arguments belt reads (the node for `ssh`). */
+  /** Positional arguments belt reads (the nodes or patterns for `ssh`). */
   positional: string[]
   /** Everything for the remote side, untouched. */
   rest: string[]
@@ -83,7 +91,10 @@ export interface PassthroughArgs {
 
 /** Split a pass-through command's argv (as oclif hands it over) into belt's flags and the remote arguments. */
 export function parsePassthrough(command: string, argv: string[]): PassthroughArgs {
-  const {value, bool, positional: wanted} = PASSTHROUGH_FLAGS[command]
+  const {value, bool, positional: one, targetsBeforeDashes} = PASSTHROUGH_FLAGS[command]
+  // With a `--` (given, or inserted by markPassthrough after the first word), every word before it is belt's.
+  const dashes = targetsBeforeDashes ? argv.indexOf('--') : -1
+  const wanted = dashes >= 0 ? Infinity : one
   const flags: Record<string, string | boolean> = {}
   const positional: string[] = []
   let i = 0
@@ -109,6 +120,7 @@ export function parsePassthrough(command: string, argv: string[]): PassthroughAr
       positional.push(a)
       continue
     }
+    if (dashes >= 0) throw new UsageError(`unknown flag ${a} for belt ${command} (its flags go before --, the command after it)`)
     break
   }
   return {flags, positional, rest: argv.slice(i)}

@@ -562,3 +562,123 @@ export async function runNodeOp(ssh: SshContext, op: NodeOp, manager: SshEndpoin
   if (scope.interrupted()) throw new Interrupted()
   return fleetResult(opVerb(op), rows)
 }
+
+// ------------------------------------------------------------------------------------------- swarm rm --
+
+/** IDs per `docker node rm` call: one exec per chunk keeps a 2,000-node clean-up to a few commands. */
+const RM_CHUNK = 500
+
+export interface RemoveRequest {
+  /** Node names or patterns; empty with `down`: every node the manager sees as Down. */
+  patterns: string[]
+  down: boolean
+  force: boolean
+}
+
+export interface RemovePlan {
+  /** Swarm entries to remove, each under the name it is reported by (belt name or swarm hostname). */
+  remove: {name: string; id: string}[]
+  /** Names that are in no swarm entry (gone already). */
+  already: string[]
+  /** Managers asked for: never removed, with what to do instead. */
+  managers: string[]
+}
+
+/**
+ * Which swarm entries `swarm rm` removes, from the manager's node list. A name's Down entries go (a node that re-joined
+ * leaves a Down entry under its old ID: only that one is removed); a name with no Down entry needs `force`, and
+ * without it the command refuses naming those nodes before anything changes. Managers are never removed: docker refuses
+ * to remove a raft member, so they must be demoted first.
+ */
+export function planRemove(nodes: SwarmNode[], req: RemoveRequest, names: string[], known: Map<string, SshEndpoint>): RemovePlan {
+  const plan: RemovePlan = {remove: [], already: [], managers: []}
+  const notDown: string[] = []
+  const isDown = (n: SwarmNode) => n.state === 'down' || n.state === 'unknown' || n.state === 'disconnected'
+  if (names.length === 0 && req.down) {
+    for (const n of nodes.filter(isDown)) {
+      if (n.role === 'manager') plan.managers.push(n.hostname)
+      else plan.remove.push({name: n.hostname, id: n.id})
+    }
+    return plan
+  }
+  for (const name of names) {
+    const ep = known.get(name)
+    let entries = nodes.filter((n) => n.hostname === name)
+    if (entries.length === 0 && ep) {
+      const addrs = new Set([ep.private_ip, ep.public_ip, ep.host].filter(Boolean))
+      entries = nodes.filter((n) => addrs.has(n.addr))
+    }
+    if (entries.length === 0) {
+      plan.already.push(name)
+      continue
+    }
+    const down = entries.filter(isDown)
+    const picked = down.length ? down : req.down ? [] : entries
+    if (picked.length === 0) continue // --down with patterns: only the Down ones among them
+    if (picked.some((n) => n.role === 'manager')) {
+      plan.managers.push(name)
+      continue
+    }
+    if (!down.length && !req.force) notDown.push(name)
+    for (const n of picked) plan.remove.push({name, id: n.id})
+  }
+  if (notDown.length) {
+    const list = notDown.length > 10 ? `${notDown.slice(0, 10).join(', ')}, … (${notDown.length} in all)` : notDown.join(', ')
+    throw new SwarmError(`not Down in the swarm: ${list}; removing a node that is still up needs --force (or drain and stop it first)`, true)
+  }
+  return plan
+}
+
+export function nodeRmCommand(ids: string[], force: boolean): string {
+  return `docker node rm${force ? ' --force' : ''} ${ids.map(q).join(' ')}`
+}
+
+/** Remove the planned entries through the manager, RM_CHUNK IDs per `docker node rm`; per-name outcomes. */
+export async function removeEntries(session: SshSession, entries: {name: string; id: string}[], force: boolean, signal?: AbortSignal): Promise<HostOutcome[]> {
+  const failedBy = new Map<string, string>()
+  for (let i = 0; i < entries.length; i += RM_CHUNK) {
+    const chunk = entries.slice(i, i + RM_CHUNK)
+    const r = await session.exec(nodeRmCommand(chunk.map((e) => e.id), force), {sudo: true, signal, maxOutputBytes: 4 * 1024 * 1024})
+    // docker prints each removed ID on stdout and one error line per refused one on stderr, then exits 1.
+    const removed = new Set(r.stdout.split('\n').map((l) => l.trim()).filter(Boolean))
+    const errors = r.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
+    for (const e of chunk) {
+      if (removed.has(e.id)) continue
+      const line = errors.find((l) => l.includes(e.id)) ?? errors[0] ?? `exit code ${r.code}`
+      failedBy.set(e.name, redact(line))
+    }
+  }
+  const names = [...new Set(entries.map((e) => e.name))]
+  return names.map((name) => (failedBy.has(name) ? {name, outcome: 'failed', error: failedBy.get(name)} : {name, outcome: 'removed'}))
+}
+
+/** belt swarm rm: read the swarm through the active manager, plan, remove; one connection, a few execs. */
+export async function removeNodes(cluster: Cluster, ssh: SshContext, req: RemoveRequest, o: {timeoutMs?: number}): Promise<FleetResult & {manager: string}> {
+  if (!req.down && req.patterns.length === 0) throw new UsageError("which nodes? belt swarm rm 'PATTERN'... or belt swarm rm --down")
+  const provider = await providerFor(cluster)
+  const names = req.patterns.length ? expandPatterns(req.patterns, (n, p) => provider.validateName(n, p)) : []
+  const managerName = activeNodeName(cluster, 'run belt swarm init MANAGER first, or set the manager with: belt active MANAGER')
+  const [manager] = await endpointsFor(cluster, [managerName], provider)
+  const {found} = await provider.endpoints(names)
+  const known = new Map(found.map((ep) => [ep.name, ep]))
+  const timeoutMs = o.timeoutMs ?? 120_000 + 100 * names.length
+  const scope = onInterrupt()
+  let rows: HostOutcome[]
+  try {
+    rows = await onManager(ssh, manager, {timeoutMs, signal: scope.signal}, async (s, signal) => {
+      const plan = planRemove(await listNodes(s, signal), req, names, known)
+      const unknown = plan.already.filter((n) => !known.has(n))
+      if (unknown.length) throw new SwarmError(`unknown node${unknown.length > 1 ? 's' : ''} ${unknown.slice(0, 5).join(', ')}: neither in cluster '${cluster.name}' nor in the swarm`, true)
+      const out: HostOutcome[] = plan.already.map((name) => ({name, outcome: 'already'}))
+      for (const name of plan.managers) {
+        out.push({name, outcome: 'failed', error: `a manager: demote it first (belt swarm demote ${name}), then belt swarm rm ${name}`})
+      }
+      if (plan.remove.length) out.push(...await removeEntries(s, plan.remove, req.force, signal))
+      return out
+    })
+  } finally {
+    scope.dispose()
+  }
+  if (scope.interrupted()) throw new Interrupted()
+  return {...fleetResult('removed', rows), manager: manager.name}
+}

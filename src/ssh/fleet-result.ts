@@ -41,7 +41,7 @@ export interface FleetHooks {
   /** A line worth telling now (stderr). */
   notice?: (line: string) => void
   /** Progress for `total` hosts, outcomes in display order (the first is the main verb). */
-  progress?: (o: {total: number; outcomes: string[]; label: string}) => FleetProgressLike
+  progress?: (o: {total: number; outcomes: string[]; label: string; bytes?: () => {done: number; total: number | null}}) => FleetProgressLike
 }
 
 /** Natural order: node2 before node10. */

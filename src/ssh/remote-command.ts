@@ -59,19 +59,21 @@ export interface HostWriters {
 const captureBytes = (hosts: number) => (hosts > 200 ? 16 * 1024 : 64 * 1024)
 
 /**
- * `command` as root on every endpoint in parallel, no stdin. With `writers`, output streams through them as it comes;
- * without, it is captured for the result, and a failure names the first line of the host's stderr.
+ * `command` on every endpoint in parallel, no stdin: as root (belt docker) unless `sudo` is false (belt ssh runs as the
+ * login user, as OpenSSH does). With `writers`, output streams through them as it comes; without, it is captured for
+ * the result, and a failure names the first line of the host's stderr.
  */
 export async function runOnFleet(ssh: SshContext, endpoints: SshEndpoint[], command: string,
-  o: {concurrency: number; timeoutMs?: number; writers?: (name: string) => HostWriters}): Promise<FleetCommandResult> {
+  o: {concurrency: number; timeoutMs?: number; writers?: (name: string) => HostWriters; sudo?: boolean}): Promise<FleetCommandResult> {
+  const sudo = o.sudo ?? true
   const scope = onInterrupt()
   let run
   try {
     run = await ssh.runFleet(endpoints, async (session, signal): Promise<ExecResult> => {
-      if (!o.writers) return session.exec(command, {sudo: true, signal, maxOutputBytes: captureBytes(endpoints.length)})
+      if (!o.writers) return session.exec(command, {sudo, signal, maxOutputBytes: captureBytes(endpoints.length)})
       const w = o.writers(session.endpoint.name)
       try {
-        return await session.exec(command, {sudo: true, signal, stdout: w.stdout, stderr: w.stderr})
+        return await session.exec(command, {sudo, signal, stdout: w.stdout, stderr: w.stderr})
       } finally {
         await w.close()
       }

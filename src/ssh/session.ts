@@ -429,7 +429,7 @@ export class Session implements SshSession {
   private sftpChannel: Promise<import('ssh2').SFTPWrapper> | null = null
 
   /** One SFTP channel per session, opened on first use. */
-  private sftp(): Promise<import('ssh2').SFTPWrapper> {
+  sftp(): Promise<import('ssh2').SFTPWrapper> {
     if (!this.sftpChannel) {
       this.sftpChannel = new Promise((resolve, reject) => {
         this.client.sftp((err, sftp) => (err ? reject(new SshExecError(`${this.endpoint.name}: no SFTP subsystem (${err.message})`)) : resolve(sftp)))

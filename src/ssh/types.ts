@@ -59,6 +59,8 @@ export interface SshSession {
   stream(command: string | null, opts: StreamOptions): Promise<StreamResult>
   /** Write a file atomically (temp file + mv, parent folders created) through one exec; with `sudo`, as root. */
   writeFile(path: string, data: string | Buffer, opts?: {mode?: number; sudo?: boolean}): Promise<void>
+  /** The connection's SFTP channel (one per session, opened on first use): belt scp's transfers. */
+  sftp(): Promise<import('ssh2').SFTPWrapper>
   /** A TCP connection the host opens to host:port (the far end of `ssh -L`), as a duplex stream. */
   forwardOut(host: string, port: number): Promise<import('node:stream').Duplex>
   /** Resolves when the connection ends: closed by either side or lost. */

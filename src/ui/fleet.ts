@@ -30,6 +30,8 @@ export interface FleetProgressOptions {
   plain?: boolean
   /** Up to this many hosts, plain mode prints one line per host. Default 30. */
   perHostUpTo?: number
+  /** Bytes moved so far (and in all, when known): shown after the host counts (belt scp). */
+  bytes?: () => {done: number; total: number | null}
 }
 
 export class FleetProgress {
@@ -61,6 +63,10 @@ export class FleetProgress {
     for (const o of rest) {
       const n = this.counts.get(o) ?? 0
       if (n > 0) parts.push(`${o} ${n}`)
+    }
+    if (this.opts.bytes) {
+      const {done, total} = this.opts.bytes()
+      parts.push(total === null ? formatBytes(done) : `${formatBytes(done)} of ${formatBytes(total)}`)
     }
     parts.push(`${Math.round((Date.now() - this.started) / 1000)} s`)
     return (this.opts.label ? `${this.opts.label}: ` : '') + parts.join(' · ')
@@ -113,6 +119,15 @@ export class FleetProgress {
     if (this.listr) await this.listr
     this.listr = null
   }
+}
+
+/** 1536 → '1.5 KiB': sizes in progress lines. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  let v = n
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
+  return i === 0 ? `${n} B` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`
 }
 
 /** 'w1','w2','w3','w7' → 'w[1:3],w7' (belt's own pattern syntax, so it can be pasted back). */

@@ -21,6 +21,14 @@ test('ssh: the node is belt\'s, everything after it the remote command\'s', () =
   assert.deepEqual(preprocessArgv(['ssh', 'mg0', '--', 'uptime']), ['ssh', 'mg0', '--', 'uptime'])
 })
 
+test('ssh with --: every word before it is a node or pattern (CONTRACT §12)', () => {
+  assert.deepEqual(preprocessArgv(['ssh', 'mg0', 'w[1:4]', '--', 'uptime']), ['ssh', 'mg0', 'w[1:4]', '--', 'uptime'])
+  assert.deepEqual(parsePassthrough('ssh', ['mg0', 'w[1:4]', '--json', '--concurrency', '5', '--', 'ls', '-la']),
+    {flags: {json: true, concurrency: '5'}, positional: ['mg0', 'w[1:4]'], rest: ['ls', '-la']})
+  assert.deepEqual(preprocessArgv(['--json', 'ssh', 'w[1:4]', 'uptime', '-p']), ['ssh', '--json', 'w[1:4]', '--', 'uptime', '-p'])
+  assert.throws(() => parsePassthrough('ssh', ['mg0', '-x', '--', 'true']), /unknown flag -x for belt ssh/)
+})
+
 test('other commands keep the old behaviour', () => {
   assert.deepEqual(preprocessArgv(['--cluster', 'c', 'ls']), ['ls', '--cluster', 'c'])
   assert.deepEqual(preprocessArgv(['swarm', 'join', 'mg0', 'w[1:3]']), ['swarm', 'join', 'mg0', 'w[1:3]'])
