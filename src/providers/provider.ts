@@ -50,6 +50,13 @@ export interface CreateOptions {
   region?: string
   image?: string
   tags: string[]
+  /**
+   * `belt up`: where the nodes go (a DigitalOcean region slug, an EC2 subnet id; only a label elsewhere), overriding
+   * `region` / subnet_id.
+   */
+  zone?: string
+  /** `belt up`: the pool the nodes belong to, tagged at create (`belt-pool:<pool>`, EC2 `belt-pool=<pool>`). */
+  pool?: string
   signal?: AbortSignal
   /** Progress lines for stderr ("created 40/2000"). */
   onProgress?: (message: string) => void
