@@ -159,6 +159,11 @@ export interface Provider {
   foreignNote?(): string | null
   /** Id-tag exactly the nodes state.json lists (clusters made before ids); cloud drivers only. */
   adopt?(): Promise<AdoptResult>
+  /**
+   * `belt down`, after every node is gone: remove what belt made for the cluster besides nodes (the DigitalOcean
+   * firewall, the EC2 security group); returns one line per resource removed.
+   */
+  removeClusterResources?(opts?: {signal?: AbortSignal}): Promise<string[]>
   /** The swarm firewall rules, where the provider manages one. */
   firewall?(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null>
 }
