@@ -50,6 +50,13 @@ export interface CreateOptions {
   region?: string
   image?: string
   tags: string[]
+  /**
+   * `belt up`: where the nodes go (a DigitalOcean region slug, an EC2 subnet id; only a label elsewhere), overriding
+   * `region` / subnet_id.
+   */
+  zone?: string
+  /** `belt up`: the pool the nodes belong to, tagged at create (`belt-pool:<pool>`, EC2 `belt-pool=<pool>`). */
+  pool?: string
   signal?: AbortSignal
   /** Progress lines for stderr ("created 40/2000"). */
   onProgress?: (message: string) => void
@@ -152,6 +159,11 @@ export interface Provider {
   foreignNote?(): string | null
   /** Id-tag exactly the nodes state.json lists (clusters made before ids); cloud drivers only. */
   adopt?(): Promise<AdoptResult>
+  /**
+   * `belt down`, after every node is gone: remove what belt made for the cluster besides nodes (the DigitalOcean
+   * firewall, the EC2 security group); returns one line per resource removed.
+   */
+  removeClusterResources?(opts?: {signal?: AbortSignal}): Promise<string[]>
   /** The swarm firewall rules, where the provider manages one. */
   firewall?(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null>
 }

@@ -26,6 +26,13 @@ export interface StateData {
   nodes: Record<string, NodeRecord>
   failures: Record<string, FailureRecord>
   provider: Record<string, unknown>
+  /** `belt up`: the swarm it initialised (a swarm of another id is refused) and the nodes it gave Docker TLS. */
+  swarm?: SwarmRecord
+}
+
+export interface SwarmRecord {
+  id: string | null
+  provisioned: string[]
 }
 
 function emptyState(): StateData {

@@ -67,11 +67,11 @@ export class DigitalOceanProvider implements Provider, DoScope {
 
   async plan(opts: CreateOptions): Promise<CreatePlan> {
     // An empty --region / region: '' is unset (then the error below names how to set one).
-    const region = opts.region?.trim() || this.cluster.settings.region.trim() || null
+    const region = opts.zone?.trim() || opts.region?.trim() || this.cluster.settings.region.trim() || null
     const image = opts.image?.trim() || this.cluster.settings.image.trim() || null
     if (!region) throw new UsageError('no region: pass --region or set one with: belt cluster update region=nyc1')
     if (!image) throw new UsageError('no image: pass --image or set one with: belt cluster update image=docker-20-04')
-    const tags = dropletTags(this, opts.tags)
+    const tags = dropletTags(this, poolTags(opts))
     const firewall = firewallCidr(this.cluster.settings)
     const api = this.api
     const signal = opts.signal
@@ -135,7 +135,7 @@ export class DigitalOceanProvider implements Provider, DoScope {
       throw err
     }
     // Tags recomputed: the plan may have been made before the cluster had its id.
-    const body = createBody(this, plan, sshKeys, dropletTags(this, opts.tags))
+    const body = createBody(this, plan, sshKeys, dropletTags(this, poolTags(opts)))
     await createInBatches(this, tally, {plan, body, list: () => this.listDroplets(undefined), signal, progress})
     return tally.result(plan.existing, signal)
   }
@@ -194,4 +194,9 @@ export class DigitalOceanProvider implements Provider, DoScope {
   async firewall(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null> {
     return shownFirewall(this)
   }
+}
+
+/** --tag values plus belt up's pool tag. */
+function poolTags(opts: CreateOptions): string[] {
+  return opts.pool ? [...opts.tags, `belt-pool:${opts.pool}`] : opts.tags
 }
