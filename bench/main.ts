@@ -16,7 +16,7 @@ import {runStartup, StartupResult} from './startup.js'
 import {expandPatterns, validateHostname} from '../src/core/range.js'
 import {ApiResult, runApi} from './api.js'
 import {runTls, TlsResult} from './tls-bench.js'
-import {runUp, UpResult} from './up.js'
+import {labsUp, runUp, UpResult} from './up.js'
 
 type Section = 'join' | 'api' | 'tls' | 'startup' | 'up'
 const SECTIONS: Section[] = ['join', 'api', 'tls', 'startup', 'up']
@@ -147,6 +147,8 @@ async function main(): Promise<void> {
 
   const cleanup = () => {
     for (const pid of running) killTree(pid)
+    for (const lab of labsUp) lab.kill()
+    labsUp.clear()
     if (fleetUp) Fleet.down()
     fleetUp = false
     rmSync(workDir, {recursive: true, force: true})

@@ -25,6 +25,9 @@ export const BOOT_MAX_S = 60
 /** belt's DigitalOcean wait lists every 5 s (src/providers/digitalocean/index.ts POLL_MS). */
 export const POLL_S = 5
 
+/** Labs now up (bench/main.ts tears them down on Ctrl-C). */
+export const labsUp = new Set<SshLab>()
+
 export interface Step {
   step: string
   wallS: number
@@ -295,6 +298,7 @@ export async function runUp(opts: {workers: number; joinLatencyS: number; log: (
   mkdirSync(logDir, {recursive: true})
   log(`up: SSH lab of ${n + MANAGERS} hosts in ${UP_NETWORK.prefix}.0.0/16 (netns bs-${UP_NETWORK.tag}*), join latency ${opts.joinLatencyS} s; logs in ${logDir}`)
   const lab = await startSshLab({hosts: n + MANAGERS, joinLatency: opts.joinLatencyS, network: UP_NETWORK})
+  labsUp.add(lab)
   const result: UpResult = {
     workers: n, managers: MANAGERS, joinLatencyS: opts.joinLatencyS, latencyMs: LATENCY_MS, bootS: [BOOT_MIN_S, BOOT_MAX_S], pollS: POLL_S, runs: [],
   }
@@ -311,6 +315,7 @@ export async function runUp(opts: {workers: number; joinLatencyS: number; log: (
       result.runs.push(r)
     }
   } finally {
+    labsUp.delete(lab)
     await lab.close()
   }
   return result

@@ -77,6 +77,8 @@ export interface SshLab {
   /** sshd's log so far (for failing tests). */
   log(): string
   close(): Promise<void>
+  /** Tear everything down at once (SIGKILL, synchronous): for a signal handler that exits right after. */
+  kill(): void
 }
 
 function run(cmd: string, args: string[], input?: string): string {
@@ -393,6 +395,10 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
         }
         await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null
           : new Promise<void>((r) => { const t = setTimeout(r, 3000); c.once('exit', () => { clearTimeout(t); r() }) }))))
+        releaseSlot(net, slot)
+      },
+      kill: () => {
+        for (const c of children) if (c.pid && c.exitCode === null) try { process.kill(c.pid, 'SIGKILL') } catch {}
         releaseSlot(net, slot)
       },
     }

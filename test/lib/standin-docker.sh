@@ -75,39 +75,32 @@ labels_json() {
   done
   J="$J}"
 }
-# One registry entry through a node ls / node inspect template.
-render_node() {
-  t=$1; out=
-  while :; do
-    case $t in *'{{'*) ;; *) out=$out$t; break;; esac
-    out=$out${t%%'{{'*}; t=${t#*'{{'}
-    f=${t%%'}}'*}; t=${t#*'}}'}
-    f=${f# }; f=${f% }
-    case $f in
-      .ID) out=$out$R_ID;;
-      .Hostname|.Description.Hostname) out=$out$R_HOST;;
-      .Status.Addr) out=$out$R_ADDR;;
-      .Spec.Role) out=$out$R_ROLE;;
-      .Spec.Availability) out=$out$R_AVAIL;;
-      .Availability) cap "$R_AVAIL"; out=$out$C;;
-      .Status.State) out=$out$R_STATE;;
-      .Status) cap "$R_STATE"; out=$out$C;;
-      .ManagerStatus) [ "$R_MS" = - ] || out=$out$R_MS;;
-      .ManagerStatus.Reachability) [ "$R_MS" = - ] || out=${out}reachable;;
-      .ManagerStatus.Leader) if [ "$R_MS" = Leader ]; then out=${out}true; else out=${out}false; fi;;
-      .Self) if [ "$R_ID" = "$S_ID" ]; then out=${out}true; else out=${out}false; fi;;
-      .EngineVersion|.Description.Engine.EngineVersion) out=${out}24.0.9;;
-      .TLSStatus) out=${out}Ready;;
-      'json .Spec.Labels') labels_json; out=$out$J;;
-      'json .')
-        cap "$R_AVAIL"; av=$C; cap "$R_STATE"; stt=$C; ms=$R_MS; [ "$ms" = - ] && ms=
-        self=false; [ "$R_ID" = "$S_ID" ] && self=true
-        out="$out{\"Availability\":\"$av\",\"EngineVersion\":\"24.0.9\",\"Hostname\":\"$R_HOST\",\"ID\":\"$R_ID\",\"ManagerStatus\":\"$ms\",\"Self\":$self,\"Status\":\"$stt\",\"TLSStatus\":\"Ready\"}";;
-      *) out="$out<no value>";;
-    esac
-  done
-  printf '%s\n' "$out"
+# Fields of one registry entry (node ls / node inspect templates) → V; 1 when unknown.
+node_field() {
+  case $1 in
+    .ID) V=$R_ID;;
+    .Hostname|.Description.Hostname) V=$R_HOST;;
+    .Status.Addr) V=$R_ADDR;;
+    .Spec.Role) V=$R_ROLE;;
+    .Spec.Availability) V=$R_AVAIL;;
+    .Availability) cap "$R_AVAIL"; V=$C;;
+    .Status.State) V=$R_STATE;;
+    .Status) cap "$R_STATE"; V=$C;;
+    .ManagerStatus) V=; [ "$R_MS" = - ] || V=$R_MS;;
+    .ManagerStatus.Reachability) V=; [ "$R_MS" = - ] || V=reachable;;
+    .ManagerStatus.Leader) if [ "$R_MS" = Leader ]; then V=true; else V=false; fi;;
+    .Self) if [ "$R_ID" = "$S_ID" ]; then V=true; else V=false; fi;;
+    .EngineVersion|.Description.Engine.EngineVersion) V=24.0.9;;
+    .TLSStatus) V=Ready;;
+    'json .Spec.Labels') labels_json; V=$J;;
+    'json .')
+      cap "$R_AVAIL"; av=$C; cap "$R_STATE"; stt=$C; ms=$R_MS; [ "$ms" = - ] && ms=
+      self=false; [ "$R_ID" = "$S_ID" ] && self=true
+      V="{\"Availability\":\"$av\",\"EngineVersion\":\"24.0.9\",\"Hostname\":\"$R_HOST\",\"ID\":\"$R_ID\",\"ManagerStatus\":\"$ms\",\"Self\":$self,\"Status\":\"$stt\",\"TLSStatus\":\"Ready\"}";;
+    *) return 1;;
+  esac
 }
+render_node() { render_tpl "$1" node_field; }
 
 # The body of {{range .Swarm.RemoteManagers}}...{{end}} for one manager (M_ID, M_ADDR).
 render_body() {
@@ -124,26 +117,50 @@ render_body() {
   done
 }
 
-render() {
-  t=$1; out=
+# Fields of `docker info` → V; 1 when unknown.
+info_field() {
+  case $1 in
+    .Swarm.LocalNodeState) V=$S_STATE;;
+    .Swarm.NodeID) V=$S_ID;;
+    .Swarm.NodeAddr) V=$S_ADDR;;
+    .Swarm.ControlAvailable) V=$S_CTRL;;
+    .Name) hostname_of "$IP"; V=$HN;;
+    .ServerVersion) V=24.0.9;;
+    .NCPU) V=2;;
+    .Swarm.Cluster) V=; [ "$S_CTRL" = true ] && V=$S_CLUSTER;;
+    .Swarm.Cluster.ID)
+      if [ "$S_CTRL" != true ]; then
+        echo 'template: :1: executing "" at <.Swarm.Cluster.ID>: nil pointer evaluating *swarm.ClusterInfo.ID' >&2
+        exit 1
+      fi
+      V=$S_CLUSTER;;
+    *) return 1;;
+  esac
+}
+render() { render_tpl "$1" info_field; }
+
+# A Go template with fields (through the resolver $2), {{if F}}…{{else}}…{{end}} (nested) and, for docker info,
+# {{range .Swarm.RemoteManagers}}…{{end}}. STK holds one letter per open if: T emitting, F skipping, X inside a skip.
+render_tpl() {
+  t=$1; out=; STK=
   while :; do
-    case $t in *'{{'*) ;; *) out=$out$t; break;; esac
-    out=$out${t%%'{{'*}; t=${t#*'{{'}
+    case $t in *'{{'*) ;; *) [ -z "$STK" ] && out=$out$t; break;; esac
+    txt=${t%%'{{'*}; t=${t#*'{{'}
     f=${t%%'}}'*}; t=${t#*'}}'}
+    f=${f# }; f=${f% }
+    on=1; case $STK in *F|*X) on=;; esac
+    [ -n "$on" ] && out=$out$txt
     case $f in
-      .Swarm.LocalNodeState) out=$out$S_STATE;;
-      .Swarm.NodeID) out=$out$S_ID;;
-      .Swarm.NodeAddr) out=$out$S_ADDR;;
-      .Swarm.ControlAvailable) out=$out$S_CTRL;;
-      .Name) hostname_of "$IP"; out=$out$HN;;
-      .ServerVersion) out=${out}24.0.9;;
-      .NCPU) out=${out}2;;
-      .Swarm.Cluster.ID)
-        if [ "$S_CTRL" != true ]; then
-          echo 'template: :1: executing "" at <.Swarm.Cluster.ID>: nil pointer evaluating *swarm.ClusterInfo.ID' >&2
-          exit 1
-        fi
-        out=$out$S_CLUSTER;;
+      'if '*)
+        if [ -z "$on" ]; then STK=${STK}X
+        elif $2 "${f#if }" && [ -n "$V" ] && [ "$V" != false ]; then STK=${STK}T
+        else STK=${STK}F; fi
+        continue;;
+      else) case $STK in *T) STK=${STK%?}F;; *F) STK=${STK%?}T;; esac; continue;;
+      end) STK=${STK%?}; continue;;
+    esac
+    [ -n "$on" ] || continue
+    case $f in
       'range .Swarm.RemoteManagers')
         body=${t%%'{{end}}'*}; t=${t#*'{{end}}'}
         rest=$S_MGRS
@@ -154,7 +171,7 @@ render() {
           render_body "$body"
           out=$out$RB
         done;;
-      *) out="$out<no value>";;
+      *) if $2 "$f"; then out=$out$V; else out="$out<no value>"; fi;;
     esac
   done
   printf '%s\n' "$out"
