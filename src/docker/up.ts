@@ -7,6 +7,7 @@
 // (after Ctrl-C or a SIGKILL) does only what is left.
 import pLimit from 'p-limit'
 import {setMaxListeners} from 'node:events'
+import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {ensureClusterDir, type Cluster} from '../core/config/cluster.js'
 import {lockCreate} from '../core/config/create-lock.js'
@@ -22,6 +23,7 @@ import {addressProblem} from '../providers/provider.js'
 import {pollScheduleFromEnv} from '../providers/wait.js'
 import {oneLine, stepSignal} from '../ssh/fleet.js'
 import {KnownHosts} from '../ssh/known-hosts.js'
+import {clusterKeyPaths, ensureClusterKey} from '../ssh/keys.js'
 import {SshConnectError} from '../ssh/session.js'
 import type {SshContext, SshSession} from '../ssh/types.js'
 import {NODE_PATHS, provisionContext, provisionNode, SWARM_SYSCTL, WAIT_FOR_SSH_RETRIES, APPLY_SYSCTL, type ProvisionContext} from './provision.js'
@@ -64,6 +66,11 @@ export interface UpOptions {
   prune: boolean
   concurrency: number
   signal: AbortSignal
+  /**
+   * A new SSH context: the one a run starts with read the keys before a create generated the cluster key (local
+   * hosts, and clouds without a key of the user's, are reached with it).
+   */
+  newSsh?: () => SshContext
 }
 
 export interface UpResult {
@@ -237,7 +244,12 @@ export async function runUp(cluster: Cluster, ssh: SshContext, provider: Provide
       const session = opened.get(view.manager)!
       link = {name: view.manager, session, worker: null as unknown as ManagerFacts, manager: null, swarmId: view.id}
     }
-    await new Pipeline(cluster, ssh, provider, o, hooks, plan, result, byName, endpoints, opened, link).run()
+    const pipeline = new Pipeline(cluster, ssh, provider, o, hooks, plan, result, byName, endpoints, opened, link)
+    try {
+      await pipeline.run()
+    } finally {
+      pipeline.close()
+    }
     return result
   } finally {
     closeAll()
@@ -255,7 +267,7 @@ class Pipeline {
   /** A usage error met before anything was created: thrown once every task has settled. */
   private fatal: UsageError | null = null
 
-  constructor(private readonly cluster: Cluster, private readonly ssh: SshContext, private readonly provider: Provider,
+  constructor(private readonly cluster: Cluster, private ssh: SshContext, private readonly provider: Provider,
     private readonly o: UpOptions, private readonly hooks: UpHooks, private readonly plan: UpPlan, private readonly result: UpResult,
     private readonly byName: Map<string, NodeInfo>, private readonly endpoints: Map<string, SshEndpoint>,
     private readonly opened: Map<string, SshSession>, private link: ManagerLink | null) {
@@ -263,6 +275,11 @@ class Pipeline {
     this.counts = {
       create: {done: 0, total: plan.create.length}, active: 0, reachable: 0, provisioned: 0, joined: 0, removed: 0, failed: 0,
     }
+  }
+
+  /** The manager link's session (opened by init, or at discovery and then kept in `opened`). */
+  close(): void {
+    this.link?.session.close()
   }
 
   private get signal(): AbortSignal {
@@ -288,6 +305,10 @@ class Pipeline {
     }
     if (plan.create.length) ensureClusterId(this.cluster)
     ensureClusterDir(this.cluster)
+    if (plan.create.length && !existsSync(clusterKeyPaths(this.cluster).privatePath) && this.o.newSsh) {
+      ensureClusterKey(this.cluster)
+      this.ssh = this.o.newSsh()
+    }
     if (this.link) await this.openLink(this.link.name, this.link.session, this.link.swarmId)
     for (const name of work) {
       const d = deferred<SshEndpoint>()
@@ -318,7 +339,8 @@ class Pipeline {
   private async createAll(): Promise<void> {
     const groups = new Map<string, PlannedNode[]>()
     for (const n of this.plan.create) {
-      const key = JSON.stringify([n.pool, n.size, n.zone])
+      // Zones only place nodes on the clouds; elsewhere they are labels, and one create serves the pool.
+      const key = JSON.stringify([n.pool, n.size, this.cluster.driver === 'local' ? null : n.zone])
       groups.set(key, [...(groups.get(key) ?? []), n])
     }
     for (const nodes of groups.values()) {
