@@ -59,8 +59,11 @@ Every node moves on as soon as its own step is done (create → active → SSH r
       scope.dispose()
     }
     if (flags.plan) {
-      if (flags.json) return renderUp(r, true)
-      return renderPlan(r.plan, {toStdout: true})
+      // The plan is shown even when belt up would refuse it; the refusal is the exit code (2) and its line.
+      if (flags.json) renderUp(r, true)
+      else renderPlan(r.plan, {toStdout: true})
+      if (r.plan.refusals.length) throw new UsageError(r.plan.refusals[0])
+      return
     }
     renderUp(r, flags.json)
     if (r.interrupted) throw new Interrupted(`interrupted: ${r.joined.length} joined, ${r.created.length} created; re-run belt up to finish`)

@@ -652,7 +652,7 @@ class Pipeline {
     }
     const names = removals.map((r) => r.name)
     const eps = names.map((n) => this.endpoints.get(n)).filter((e): e is SshEndpoint => Boolean(e?.host))
-    let removed: string[] = []
+    let removed: string[]
     try {
       const r = await this.provider.remove({names}, {signal: this.signal, onProgress: this.hooks.notice})
       removed = r.removed
