@@ -422,8 +422,11 @@ class Pipeline {
           for (const [name, d] of waiting) {
             const ep = eps.get(name)
             if (ep) this.endpoints.set(name, ep)
-            if (usable(ep, this.byName.get(name))) {
+            const listed = this.byName.get(name)
+            if (usable(ep, listed)) {
               d.resolve(ep)
+            } else if (listed?.status === 'off' && !creating.has(name)) {
+              this.rejectWaiter(name, 'active', new Error(`the node is off (${listed.provider_status ?? 'stopped'}); start it (belt start ${name}) and re-run`))
             } else if (this.createsDone && !this.byName.has(name) && !creating.has(name)) {
               this.rejectWaiter(name, 'active', new Error('not in the cluster\'s listing'))
             }
