@@ -315,7 +315,8 @@ class Pipeline {
       d.promise.then(() => { this.counts.active++ }, () => {})
       this.waiters.set(name, d)
       const ep = this.endpoints.get(name)
-      if (usable(ep, this.byName.get(name))) d.resolve(ep)
+      // generic hosts exist already: one whose SSH port did not answer the probe gets the connection's own retries.
+      if (usable(ep, this.byName.get(name)) || (this.cluster.driver === 'generic' && ep)) d.resolve(ep!)
     }
     this.tick()
     const creating = this.createAll().finally(() => { this.createsDone = true })
