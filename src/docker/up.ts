@@ -241,7 +241,9 @@ export async function runUp(cluster: Cluster, ssh: SshContext, provider: Provide
       throw new UsageError('cancelled; nothing was changed')
     }
     if (view) {
+      // The link's session stays open for the run (Pipeline.close()); a task on that manager opens its own.
       const session = opened.get(view.manager)!
+      opened.delete(view.manager)
       link = {name: view.manager, session, worker: null as unknown as ManagerFacts, manager: null, swarmId: view.id}
     }
     const pipeline = new Pipeline(cluster, ssh, provider, o, hooks, plan, result, byName, endpoints, opened, link)
@@ -309,7 +311,14 @@ class Pipeline {
       ensureClusterKey(this.cluster)
       this.ssh = this.o.newSsh()
     }
-    if (this.link) await this.openLink(this.link.name, this.link.session, this.link.swarmId)
+    if (this.link) {
+      try {
+        await this.openLink(this.link.name, this.link.session, this.link.swarmId)
+      } catch (err) {
+        // Workers then fail at 'join' with this reason (swarmReady is rejected); the rest still runs.
+        this.fail(this.link.name, 'join', err)
+      }
+    }
     for (const name of work) {
       const d = deferred<SshEndpoint>()
       d.promise.then(() => { this.counts.active++ }, () => {})
