@@ -6,7 +6,8 @@ import {refuseUnadopted} from '../core/config/identity.js'
 import {runUp, type UpResult} from '../docker/up.js'
 import {providerFor} from '../providers/index.js'
 import {concurrencyFor} from '../ssh/targets.js'
-import {info, shorten} from '../ui/output.js'
+import {createSshContext} from '../ssh/context.js'
+import {info, shorten, warn} from '../ui/output.js'
 import {confirm, isInteractive} from '../ui/prompt.js'
 import {renderPlan, renderUp, UpProgress} from '../ui/up.js'
 
@@ -41,6 +42,7 @@ Every node moves on as soon as its own step is done (create → active → SSH r
     try {
       r = await this.withSsh(cluster, (ssh) => runUp(cluster, ssh, provider, {
         planOnly: flags.plan, prune: !flags['no-prune'], concurrency: concurrencyFor(cluster, flags.concurrency), signal: scope.signal,
+        newSsh: () => createSshContext(cluster, {onWarning: warn}),
       }, {
         notice: (line) => { progress.clear(); info(line) },
         progress: (c) => progress.update(c),
@@ -57,8 +59,11 @@ Every node moves on as soon as its own step is done (create → active → SSH r
       scope.dispose()
     }
     if (flags.plan) {
-      if (flags.json) return renderUp(r, true)
-      return renderPlan(r.plan, {toStdout: true})
+      // The plan is shown even when belt up would refuse it; the refusal is the exit code (2) and its line.
+      if (flags.json) renderUp(r, true)
+      else renderPlan(r.plan, {toStdout: true})
+      if (r.plan.refusals.length) throw new UsageError(r.plan.refusals[0])
+      return
     }
     renderUp(r, flags.json)
     if (r.interrupted) throw new Interrupted(`interrupted: ${r.joined.length} joined, ${r.created.length} created; re-run belt up to finish`)

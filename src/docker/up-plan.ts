@@ -53,6 +53,8 @@ export interface PlannedNode {
   labels: Record<string, string>
   /** In the provider's listing now. */
   exists: boolean
+  /** Its status in the listing (null when not listed). */
+  status: NodeInfo['status'] | null
   /** In the swarm now (a member with its hostname that is not down). */
   joined: boolean
 }
@@ -146,7 +148,7 @@ export function planUp(input: UpPlanInput): UpPlan {
     // Existing nodes never move: their label (or the region the cloud reports) wins over the placement.
     const zone = (joined ? member!.labels['belt.zone'] : undefined) ?? (node && driver === 'digitalocean' ? node.region : null) ?? planned
     const labels: Record<string, string> = {...(zone ? {'belt.zone': zone} : {}), ...poolLabels}
-    nodes.push({name, role, pool, size, zone, labels, exists: Boolean(node), joined})
+    nodes.push({name, role, pool, size, zone, labels, exists: Boolean(node), status: node?.status ?? null, joined})
   }
   const mZones = place(block.managers.names, block.managers.zones, input.defaultZone)
   for (const name of [...block.managers.names].sort(byNodeName)) {
@@ -176,13 +178,15 @@ export function planUp(input: UpPlanInput): UpPlan {
     }
   }
 
-  const create = driver === 'generic' ? [] : nodes.filter((n) => !n.exists)
+  // A local host that is recorded but not running (a create killed half-way) is started again by its create.
+  const restart = (n: PlannedNode) => driver === 'local' && n.exists && n.status !== 'active' && n.status !== 'new'
+  const create = driver === 'generic' ? [] : nodes.filter((n) => !n.exists || restart(n))
   const init = swarm ? null : managers[0]?.name ?? null
   const join_managers = managers.filter((m) => !m.joined).map((m) => m.name)
   const join_workers = workers.filter((w) => !w.joined).map((w) => w.name)
   const tlsFor = (n: PlannedNode) => block.tls === 'all' || (block.tls === 'managers' && n.role === 'manager')
   const provisioned = new Set(input.state.provisioned)
-  const provision = nodes.filter((n) => tlsFor(n) && (!n.exists || !provisioned.has(n.name))).map((n) => n.name)
+  const provision = nodes.filter((n) => tlsFor(n) && (!n.exists || restart(n) || !provisioned.has(n.name))).map((n) => n.name)
 
   // Pool members belt up made (tagged) that the block no longer names: drained, deleted, removed from the swarm.
   const named = new Set(nodes.map((n) => n.name))

@@ -7,6 +7,7 @@
 // (after Ctrl-C or a SIGKILL) does only what is left.
 import pLimit from 'p-limit'
 import {setMaxListeners} from 'node:events'
+import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {ensureClusterDir, type Cluster} from '../core/config/cluster.js'
 import {lockCreate} from '../core/config/create-lock.js'
@@ -22,6 +23,7 @@ import {addressProblem} from '../providers/provider.js'
 import {pollScheduleFromEnv} from '../providers/wait.js'
 import {oneLine, stepSignal} from '../ssh/fleet.js'
 import {KnownHosts} from '../ssh/known-hosts.js'
+import {clusterKeyPaths, ensureClusterKey} from '../ssh/keys.js'
 import {SshConnectError} from '../ssh/session.js'
 import type {SshContext, SshSession} from '../ssh/types.js'
 import {NODE_PATHS, provisionContext, provisionNode, SWARM_SYSCTL, WAIT_FOR_SSH_RETRIES, APPLY_SYSCTL, type ProvisionContext} from './provision.js'
@@ -64,6 +66,11 @@ export interface UpOptions {
   prune: boolean
   concurrency: number
   signal: AbortSignal
+  /**
+   * A new SSH context: the one a run starts with read the keys before a create generated the cluster key (local
+   * hosts, and clouds without a key of the user's, are reached with it).
+   */
+  newSsh?: () => SshContext
 }
 
 export interface UpResult {
@@ -234,10 +241,17 @@ export async function runUp(cluster: Cluster, ssh: SshContext, provider: Provide
       throw new UsageError('cancelled; nothing was changed')
     }
     if (view) {
+      // The link's session stays open for the run (Pipeline.close()); a task on that manager opens its own.
       const session = opened.get(view.manager)!
+      opened.delete(view.manager)
       link = {name: view.manager, session, worker: null as unknown as ManagerFacts, manager: null, swarmId: view.id}
     }
-    await new Pipeline(cluster, ssh, provider, o, hooks, plan, result, byName, endpoints, opened, link).run()
+    const pipeline = new Pipeline(cluster, ssh, provider, o, hooks, plan, result, byName, endpoints, opened, link)
+    try {
+      await pipeline.run()
+    } finally {
+      pipeline.close()
+    }
     return result
   } finally {
     closeAll()
@@ -255,7 +269,7 @@ class Pipeline {
   /** A usage error met before anything was created: thrown once every task has settled. */
   private fatal: UsageError | null = null
 
-  constructor(private readonly cluster: Cluster, private readonly ssh: SshContext, private readonly provider: Provider,
+  constructor(private readonly cluster: Cluster, private ssh: SshContext, private readonly provider: Provider,
     private readonly o: UpOptions, private readonly hooks: UpHooks, private readonly plan: UpPlan, private readonly result: UpResult,
     private readonly byName: Map<string, NodeInfo>, private readonly endpoints: Map<string, SshEndpoint>,
     private readonly opened: Map<string, SshSession>, private link: ManagerLink | null) {
@@ -263,6 +277,11 @@ class Pipeline {
     this.counts = {
       create: {done: 0, total: plan.create.length}, active: 0, reachable: 0, provisioned: 0, joined: 0, removed: 0, failed: 0,
     }
+  }
+
+  /** The manager link's session (opened by init, or at discovery and then kept in `opened`). */
+  close(): void {
+    this.link?.session.close()
   }
 
   private get signal(): AbortSignal {
@@ -288,13 +307,25 @@ class Pipeline {
     }
     if (plan.create.length) ensureClusterId(this.cluster)
     ensureClusterDir(this.cluster)
-    if (this.link) await this.openLink(this.link.name, this.link.session, this.link.swarmId)
+    if (plan.create.length && !existsSync(clusterKeyPaths(this.cluster).privatePath) && this.o.newSsh) {
+      ensureClusterKey(this.cluster)
+      this.ssh = this.o.newSsh()
+    }
+    if (this.link) {
+      try {
+        await this.openLink(this.link.name, this.link.session, this.link.swarmId)
+      } catch (err) {
+        // Workers then fail at 'join' with this reason (swarmReady is rejected); the rest still runs.
+        this.fail(this.link.name, 'join', err)
+      }
+    }
     for (const name of work) {
       const d = deferred<SshEndpoint>()
       d.promise.then(() => { this.counts.active++ }, () => {})
       this.waiters.set(name, d)
       const ep = this.endpoints.get(name)
-      if (usable(ep, this.byName.get(name))) d.resolve(ep)
+      // generic hosts exist already: one whose SSH port did not answer the probe gets the connection's own retries.
+      if (usable(ep, this.byName.get(name)) || (this.cluster.driver === 'generic' && ep)) d.resolve(ep!)
     }
     this.tick()
     const creating = this.createAll().finally(() => { this.createsDone = true })
@@ -318,7 +349,8 @@ class Pipeline {
   private async createAll(): Promise<void> {
     const groups = new Map<string, PlannedNode[]>()
     for (const n of this.plan.create) {
-      const key = JSON.stringify([n.pool, n.size, n.zone])
+      // Zones only place nodes on the clouds; elsewhere they are labels, and one create serves the pool.
+      const key = JSON.stringify([n.pool, n.size, this.cluster.driver === 'local' ? null : n.zone])
       groups.set(key, [...(groups.get(key) ?? []), n])
     }
     for (const nodes of groups.values()) {
@@ -400,8 +432,11 @@ class Pipeline {
           for (const [name, d] of waiting) {
             const ep = eps.get(name)
             if (ep) this.endpoints.set(name, ep)
-            if (usable(ep, this.byName.get(name))) {
+            const listed = this.byName.get(name)
+            if (usable(ep, listed)) {
               d.resolve(ep)
+            } else if (listed?.status === 'off' && !creating.has(name)) {
+              this.rejectWaiter(name, 'active', new Error(`the node is off (${listed.provider_status ?? 'stopped'}); start it (belt start ${name}) and re-run`))
             } else if (this.createsDone && !this.byName.has(name) && !creating.has(name)) {
               this.rejectWaiter(name, 'active', new Error('not in the cluster\'s listing'))
             }
@@ -630,7 +665,7 @@ class Pipeline {
     }
     const names = removals.map((r) => r.name)
     const eps = names.map((n) => this.endpoints.get(n)).filter((e): e is SshEndpoint => Boolean(e?.host))
-    let removed: string[] = []
+    let removed: string[]
     try {
       const r = await this.provider.remove({names}, {signal: this.signal, onProgress: this.hooks.notice})
       removed = r.removed

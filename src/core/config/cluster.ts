@@ -19,7 +19,7 @@ export interface Cluster<D extends Driver = Driver> {
   /** The driver block as written by the user (no defaults). */
   block: Record<string, unknown>
   /** The `swarm:` block (CONTRACT §10) `belt up` converges to; null when config.yml has none. */
-  swarm: SwarmBlock | null
+  swarm?: SwarmBlock | null
   state: StateStore
 }
 

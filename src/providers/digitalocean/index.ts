@@ -21,7 +21,7 @@ import {CreateTally, createBody, createInBatches} from './droplet-batches.js'
 import {
   adoptDroplets, type Droplet, dropletTags, listByName, recordedButUnlisted, removeDroplets, type RemoveOptions, toNode,
 } from './droplets.js'
-import {ensureFirewall, firewallCidr, firewallName, shownFirewall} from './firewall.js'
+import {ensureFirewall, findFirewall, firewallCidr, firewallName, shownFirewall} from './firewall.js'
 import {SizeLookup} from './sizes.js'
 import {dropletKeys, keyWillBeUploaded} from './ssh-keys.js'
 
@@ -193,6 +193,16 @@ export class DigitalOceanProvider implements Provider, DoScope {
 
   async firewall(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null> {
     return shownFirewall(this)
+  }
+
+  /** `belt down`: the cluster's firewall (found by its name, which carries the cluster id). */
+  async removeClusterResources(opts: {signal?: AbortSignal} = {}): Promise<string[]> {
+    if (!this.cluster.id) return []
+    const fw = await findFirewall(this, opts.signal)
+    if (!fw) return []
+    await this.api.call(`delete firewall ${fw.name}`, (c) => c.firewall.deleteFirewall({firewall_id: fw.id}), opts.signal)
+    this.cluster.state.tryUpdate((s) => { delete s.provider.do_firewall_id })
+    return [`firewall ${fw.name}`]
   }
 }
 

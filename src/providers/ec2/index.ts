@@ -22,7 +22,7 @@ import {adoptById, type Listed, listInstances} from './inventory.js'
 import {ensureKeyPair} from './key-pair.js'
 import {CreateLog, launchBatches, nameAdopted, recordExisting} from './launch.js'
 import {findNetwork} from './network.js'
-import {describeFirewall, ensureSecurityGroup} from './security-group.js'
+import {deleteSecurityGroup, describeFirewall, ensureSecurityGroup} from './security-group.js'
 import {architectureOf, resolveSize} from './sizes.js'
 import {Ec2Records} from './state.js'
 import {CLUSTER_TAG, ID_TAG, tagStrings, userTags} from './tags.js'
@@ -181,6 +181,10 @@ export class Ec2Provider implements Provider {
 
   async firewall(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null> {
     return describeFirewall(this.ctx)
+  }
+
+  async removeClusterResources(opts: {signal?: AbortSignal} = {}): Promise<string[]> {
+    return deleteSecurityGroup(this.ctx, opts.signal)
   }
 
   foreignNote(): string | null {
