@@ -266,6 +266,8 @@ class Pipeline {
   private tls: ProvisionContext | null = null
   private polling = false
   private createsDone = false
+  /** Ends the poller's sleep early: nothing is left to wait for (no need to sleep out the interval). */
+  private wakePoller: () => void = () => {}
   /** A usage error met before anything was created: thrown once every task has settled. */
   private fatal: UsageError | null = null
 
@@ -328,7 +330,10 @@ class Pipeline {
       if (usable(ep, this.byName.get(name)) || (this.cluster.driver === 'generic' && ep)) d.resolve(ep!)
     }
     this.tick()
-    const creating = this.createAll().finally(() => { this.createsDone = true })
+    const creating = this.createAll().finally(() => {
+      this.createsDone = true
+      if ([...this.waiters.values()].every((d) => d.settled)) this.wakePoller()
+    })
     const polling = this.pollActive()
     const managers = this.managerChain()
     const workers = this.workerTasks()
@@ -447,7 +452,12 @@ class Pipeline {
           this.hooks.notice?.(`listing the cluster failed (${oneLine(err)}); trying again`)
         }
       }
-      await sleep(schedule.intervalMs, this.signal).catch(() => {})
+      // That listing handed on the last waiting node: done, without sleeping out another interval.
+      if (this.createsDone && pending().length === 0) break
+      const nap = new AbortController()
+      this.wakePoller = () => nap.abort()
+      await sleep(schedule.intervalMs, AbortSignal.any([this.signal, nap.signal])).catch(() => {})
+      this.wakePoller = () => {}
     }
     for (const [name] of pending()) this.rejectWaiter(name, 'active', new Error('interrupted'))
   }
