@@ -249,7 +249,7 @@ async function pipelined(lab: SshLab, n: number, workDir: string, log: (l: strin
     const r = await runBelt(['up', '--yes', '--json'], env, cwd, logPath, t0)
     const tEnd = Date.now()
     run.steps.push({step: 'belt up', wallS: (tEnd - t0) / 1000, code: r.code})
-    if (r.code !== 0) run.error = `belt up exited ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}`
+    if (r.code !== 0) run.error = `belt up exited ${r.code}: ${failures(r.stdout) || r.stderr.trim().split('\n').slice(-2).join(' / ')}`
     settle(run, lab, fake, t0, tEnd)
 
     // The re-run: nothing to do, so only the listing and one look through each manager.
@@ -275,6 +275,23 @@ async function pipelined(lab: SshLab, n: number, workDir: string, log: (l: strin
     await fake.stop()
   }
   return run
+}
+
+/** belt up's failures by step and first error ("59 at join: …, e.g. w17"), from its JSON document. */
+function failures(stdout: string): string {
+  try {
+    const doc = JSON.parse(stdout) as {failed?: {name: string; step: string; error: string}[]}
+    const by = new Map<string, {n: number; example: string}>()
+    for (const f of doc.failed ?? []) {
+      const k = `${f.step}: ${f.error.replace(/\d+(\.\d+){3}/g, 'ADDR')}`
+      const e = by.get(k) ?? {n: 0, example: f.name}
+      e.n++
+      by.set(k, e)
+    }
+    return [...by].map(([k, e]) => `${e.n} at ${k} (e.g. ${e.example})`).join('; ')
+  } catch {
+    return ''
+  }
 }
 
 function hostnameOf(lab: SshLab, address: string): string {
