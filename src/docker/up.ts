@@ -456,7 +456,10 @@ class Pipeline {
       if (this.createsDone && pending().length === 0) break
       const nap = new AbortController()
       this.wakePoller = () => nap.abort()
-      await sleep(schedule.intervalMs, AbortSignal.any([this.signal, nap.signal])).catch(() => {})
+      // Spaced out when the API's rate budget is short (right after the creates): the listings it allows then are spread
+      // over the window, rather than spent at once with nothing active yet and a blind wait for the window after.
+      const spacing = Math.max(schedule.intervalMs, this.provider.listSpacingMs?.() ?? 0)
+      await sleep(spacing, AbortSignal.any([this.signal, nap.signal])).catch(() => {})
       this.wakePoller = () => {}
     }
     for (const [name] of pending()) this.rejectWaiter(name, 'active', new Error('interrupted'))

@@ -150,6 +150,11 @@ export interface Provider {
   wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}>
   /** Remove the named nodes, or all of this cluster's nodes. */
   remove(target: {names: string[]} | {all: true}, opts?: {signal?: AbortSignal; onProgress?: (m: string) => void}): Promise<RemoveResult>
+  /**
+   * How long to wait before the next full listing when polling, so the API's rate budget lasts (0: no reason to wait
+   * longer than the poll interval). Providers without a request budget leave it out.
+   */
+  listSpacingMs?(): number
   /** SSH endpoints for names; unknown names come back in `missing`. */
   endpoints(names: string[]): Promise<{found: SshEndpoint[]; missing: string[]}>
   /**

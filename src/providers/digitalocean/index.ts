@@ -15,7 +15,7 @@ import type {
 } from '../provider.js'
 import {strangersNote} from '../strangers.js'
 import {pollScheduleFromEnv, waitForNodes} from '../wait.js'
-import {DoApi, type DoScope} from './api.js'
+import {DoApi, type DoScope, PER_PAGE} from './api.js'
 import {resolveEndpoint, resolveToken} from './credentials.js'
 import {CreateTally, createBody, createInBatches} from './droplet-batches.js'
 import {
@@ -34,6 +34,8 @@ export class DigitalOceanProvider implements Provider, DoScope {
   private readonly sizes = new SizeLookup(this)
   /** Droplets of the last listing that carry this cluster's name tag but are not ours (foreign or legacy). */
   private strangers: {foreign: number; legacy: number} | null = null
+  /** Droplets the last listing returned (its pages are what the next listing costs). */
+  private listed = 0
 
   constructor(readonly cluster: Cluster<'digitalocean'>, private readonly hooks: ProviderHooks = {}) {}
 
@@ -144,6 +146,7 @@ export class DigitalOceanProvider implements Provider, DoScope {
   private async listDroplets(signal?: AbortSignal): Promise<Droplet[]> {
     const {ours, foreign, legacy} = await listByName(this, signal)
     this.strangers = {foreign: foreign.length, legacy: legacy.length}
+    this.listed = ours.length + foreign.length + legacy.length
     return ours
   }
 
@@ -157,6 +160,10 @@ export class DigitalOceanProvider implements Provider, DoScope {
 
   async wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}> {
     return waitForNodes((signal) => this.list({signal}), opts, pollScheduleFromEnv({intervalMs: POLL_MS}))
+  }
+
+  listSpacingMs(): number {
+    return this.api.pacer.window.spreadMs(Math.max(1, Math.ceil(this.listed / PER_PAGE)), Date.now())
   }
 
   async endpoints(names: string[]): Promise<{found: SshEndpoint[]; missing: string[]}> {

@@ -67,6 +67,29 @@ export class RateWindow {
     return this.inFlight + this.times.length
   }
 
+  /**
+   * How far apart repeated jobs of `cost` requests (a listing of several pages) should start so the budget left now
+   * lasts until the window's oldest request leaves it: 0 when it lasts anyway. After a burst (2,000 droplets created
+   * in 200 requests) polling every few seconds would spend the rest at once and then wait the window out blind.
+   */
+  spreadMs(cost: number, now: number): number {
+    const used = this.used(now)
+    const left = this.limit - used
+    if (this.times.length === 0) return 0
+    const horizon = this.times[0] + this.windowMs - now
+    const jobs = Math.floor(left / Math.max(1, cost))
+    if (jobs <= 0) return Math.max(0, this.delayFor(cost, now))
+    return Math.max(0, Math.floor(horizon / jobs))
+  }
+
+  /** Milliseconds until `cost` requests could start back to back. */
+  private delayFor(cost: number, now: number): number {
+    const k = this.inFlight + this.times.length - this.limit + cost - 1
+    if (k < 0) return 0
+    if (k >= this.times.length) return this.windowMs
+    return this.times[k] + this.windowMs - now
+  }
+
   private prune(now: number): void {
     let n = 0
     while (n < this.times.length && this.times[n] <= now - this.windowMs) n++
