@@ -164,3 +164,11 @@ test('the minute window is handed on through a file: a later window of the token
   const name = sharedWindowFile('dop_v1_secret-token-value')!
   assert.doesNotMatch(name, /secret/)
 })
+
+test('a reserve keeps slots free: a create waits where a listing still goes', () => {
+  const w = new RateWindow(10, 60_000)
+  for (let i = 0; i < 7; i++) w.start()(1000)
+  assert.equal(w.delay(2000), 0, 'a listing: 7 of 10 used')
+  assert.ok(w.delay(2000, 3) > 0, 'a create with 3 reserved: 7 of 7 used, it waits')
+  assert.equal(w.delay(2000, 2), 0)
+})
