@@ -145,6 +145,18 @@ test('belt up killed with SIGKILL mid-run: a re-run ends with exactly the templa
     child.once('exit', () => clearInterval(timer))
   }})
   assert.equal(killed.signal, 'SIGKILL', `killed mid-run (exit ${killed.code}: ${killed.stderr})`)
+  // Ctrl-C in the next run: exit 130 with the summary; no new work started after it.
+  const stopped = await belt(['--cluster', 'upk', 'up', '--yes'], {cwd, timeoutMs: 300_000, onSpawn: (child) => {
+    let sent = false
+    child.stderr!.on('data', (d: Buffer) => {
+      if (!sent && /^created \S+ \(10\.219\.3\./m.test(String(d))) {
+        sent = true
+        child.kill('SIGINT')
+      }
+    })
+  }})
+  assert.equal(stopped.code, 130, `Ctrl-C: exit 130\n${stopped.stdout}\n${stopped.stderr}`)
+  assert.match(stopped.stderr, /interrupted: \d+ joined, \d+ created; re-run belt up to finish/)
   const done = await up('upk')
   assert.deepEqual(done.failed, [])
   const second = await up('upk')
