@@ -62,5 +62,8 @@ export async function runDown(cluster: Cluster, ssh: SshContext, provider: Provi
     else if (ctx) o.onProgress?.(ctx)
   }
   result.interrupted ||= o.signal.aborted
+  const natural = (a: string, b: string) => a.localeCompare(b, 'en', {numeric: true})
+  result.removed.sort(natural)
+  result.left.sort(natural)
   return result
 }

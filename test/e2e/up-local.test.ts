@@ -1,10 +1,11 @@
 // `belt up` / `belt down` on real hosts (local driver: namespaces with their own sshd and dockerd): 3 managers over
 // zones [a, b, c] and a pool of 4 form the swarm; a re-run changes nothing; the pool grows to 6 and shrinks to 2;
 // `belt down` leaves no namespace or daemon. Then a `belt up` killed with SIGKILL mid-run and run again ends with
-// exactly the template's nodes, each joined once. Needs root; subnets 10.219.2.0/24 and 10.219.3.0/24.
+// exactly the template's nodes, each joined once. Last, the generic driver over hosts made the same way: nothing is
+// created, its hosts are joined, and `belt down` only makes them leave. Needs root; subnets 10.219.2.0/24–10.219.4.0/24.
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
-import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {belt, scratchDir, type RunResult} from '../lib/cli.js'
 import {skipUnless} from '../lib/tools.js'
@@ -68,7 +69,7 @@ before(async () => {
 
 after(async () => {
   if (skip) return
-  for (const c of ['upl', 'upk']) {
+  for (const c of ['upl', 'upk', 'upgh']) {
     if (!existsSync(join(cwd, '.belt', c))) continue
     let rm = await belt(['--cluster', c, 'rm', '--all', '--force'], {cwd, timeoutMs: 300_000})
     if (rm.code !== 0) rm = await belt(['--cluster', c, 'rm', '--all', '--force'], {cwd, timeoutMs: 300_000})
@@ -144,6 +145,18 @@ test('belt up killed with SIGKILL mid-run: a re-run ends with exactly the templa
     child.once('exit', () => clearInterval(timer))
   }})
   assert.equal(killed.signal, 'SIGKILL', `killed mid-run (exit ${killed.code}: ${killed.stderr})`)
+  // Ctrl-C in the next run: exit 130 with the summary; no new work started after it.
+  const stopped = await belt(['--cluster', 'upk', 'up', '--yes'], {cwd, timeoutMs: 300_000, onSpawn: (child) => {
+    let sent = false
+    child.stderr!.on('data', (d: Buffer) => {
+      if (!sent && /^created \S+ \(10\.219\.3\./m.test(String(d))) {
+        sent = true
+        child.kill('SIGINT')
+      }
+    })
+  }})
+  assert.equal(stopped.code, 130, `Ctrl-C: exit 130\n${stopped.stdout}\n${stopped.stderr}`)
+  assert.match(stopped.stderr, /interrupted: \d+ joined, \d+ created; re-run belt up to finish/)
   const done = await up('upk')
   assert.deepEqual(done.failed, [])
   const second = await up('upk')
@@ -154,4 +167,25 @@ test('belt up killed with SIGKILL mid-run: a re-run ends with exactly the templa
   const hash = hashOf('upk')
   ok(await run('--cluster', 'upk', 'down', '--yes'), 'down')
   assert.deepEqual(netnsOf(hash), [])
+})
+
+test('generic: belt up joins the inventory hosts (nothing created); belt down makes them leave, hosts stay', {skip, timeout: 10 * 60_000}, async () => {
+  ok(await run('cluster', 'new', 'upgh', '--driver', 'local', 'subnet=10.219.4.0/24'), 'cluster new (hosts)')
+  const made = JSON.parse(ok(await run('--cluster', 'upgh', 'create', '512mb', 'g[1:3]', '--json'), 'create').stdout) as {created: {name: string; public_ip: string}[]}
+  const addr = Object.fromEntries(made.created.map((n) => [n.name, n.public_ip]))
+  mkdirSync(join(cwd, '.belt', 'upg'), {recursive: true})
+  writeFileSync(join(cwd, '.belt', 'upg', 'config.yml'), [
+    'driver: generic', 'generic:', '  ssh_user: root', `  ssh_key: ${join(cwd, '.belt', 'upgh', 'ssh', 'id_ed25519')}`, '  hosts:',
+    ...['g1', 'g2', 'g3'].map((g) => `    ${g}: {address: ${addr[g]}, private_address: ${addr[g]}}`),
+    'swarm:', '  managers: {names: g1}', '  workers:', "    - {name: app, names: 'g[2:3]', labels: {tier: app}}", '  tls: none', '',
+  ].join('\n'))
+  const first = await up('upg')
+  assert.deepEqual([first.created, first.joined, first.failed], [[], ['g1', 'g2', 'g3'], []])
+  assert.deepEqual((await nodeLs('upg')).map((l) => l.replace(/ null$/, ' {}')), ['g1 ready leader {}', 'g2 ready worker {"tier":"app"}', 'g3 ready worker {"tier":"app"}'])
+  const again = await up('upg')
+  assert.deepEqual([again.plan.join_managers, again.plan.join_workers, again.joined], [[], [], []])
+  const down = ok(await run('--cluster', 'upg', 'down', '--yes', '--json'), 'down')
+  assert.deepEqual(JSON.parse(down.stdout), {removed: [], left: ['g1', 'g2', 'g3'], failed: []})
+  const states = ok(await run('--cluster', 'upgh', '--host', 'g[1:3]', 'docker', 'info', '--format', '{{.Swarm.LocalNodeState}}'), 'docker info')
+  assert.deepEqual(states.stdout.trim().split('\n').sort(), ['g1: inactive', 'g2: inactive', 'g3: inactive'])
 })
