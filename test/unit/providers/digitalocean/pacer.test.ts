@@ -174,6 +174,7 @@ test('spreadMs: a short budget is spread over what is left of the window; a full
   for (let i = 0; i < 30; i++) w.start()(6000)
   assert.equal(w.spreadMs(11, 7000), 54_000, '5 left: wait until 6 leave at 61 s')
   assert.ok(w.spreadMs(11, 61_000) < 5000, 'the burst has left: plenty again (below any poll interval)')
+})
 
 test('a reserve keeps slots free: a create waits where a listing still goes', () => {
   const w = new RateWindow(10, 60_000)
