@@ -1,7 +1,9 @@
 // `npm run bench` (bench/run → here): belt at scale, side by side with what an operator would otherwise use, in the
 // same run on the same machine. Sections: join (simulated SSH fleet), api (fake DigitalOcean / EC2 APIs with
 // latency), tls (certificates for 2,000 nodes), startup (`belt cluster ls` vs `node -e 0`), ops (belt ssh / scp on
-// many hosts beside parallel-ssh / parallel-scp, and scp's memory with a large file).
+// many hosts beside parallel-ssh / parallel-scp, and scp's memory with a large file), boot (self-joining workers),
+// up (`belt up` of 3 + N against the fake DigitalOcean and the SSH lab, beside the create → wait → init → join
+// "waves" by hand).
 // Prints a table per section, every target with pass/miss, and writes bench/results.json.
 import {execFileSync} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync, readFileSync} from 'node:fs'
@@ -18,9 +20,10 @@ import {ApiResult, runApi} from './api.js'
 import {runTls, TlsResult} from './tls-bench.js'
 import {BootRow, runBootJoin} from './boot-join.js'
 import {runOps, type OpsRow} from './ops.js'
+import {labsUp, runUp, UpResult} from './up.js'
 
-type Section = 'join' | 'api' | 'tls' | 'startup' | 'boot' | 'ops'
-const SECTIONS: Section[] = ['join', 'api', 'tls', 'startup', 'boot', 'ops']
+type Section = 'join' | 'api' | 'tls' | 'startup' | 'boot' | 'ops' | 'up'
+const SECTIONS: Section[] = ['join', 'api', 'tls', 'startup', 'boot', 'ops', 'up']
 
 interface Options {
   ns: number[]
@@ -33,6 +36,10 @@ interface Options {
   /** ops section: the memory check's file size (MiB) and hosts. */
   opsMemMiB: number
   opsMemHosts: number
+  /** Workers of the up section (3 managers besides). */
+  upN: number
+  /** Up section: only the waves baseline (for developing the bench before `belt up` exists). */
+  upWavesOnly: boolean
 }
 
 const TOOL_KEYS = ['belt', 'xargs', 'pssh', 'ansible', 'ssh2'] as const
@@ -41,23 +48,26 @@ type ToolKey = (typeof TOOL_KEYS)[number]
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`)
   process.stderr.write(
-    'usage: npm run bench -- [--quick] [--only join|api|tls|startup|ops[,...]] [--n 100,500,2000] [--join-latency 0.3] [--tools ...]\n' +
-      '  --quick          N=100 only for the join section, fewer droplets/instances (development)\n' +
+    'usage: npm run bench -- [--quick] [--only join|api|tls|startup|boot|ops|up[,...]] [--n 100,500,2000] [--join-latency 0.3] [--tools ...] [--up-n 2000]\n' +
+      '  --quick          N=100 only for the join section, fewer droplets/instances, 3 + 100 for up (development)\n' +
       '  --only LIST      run only these sections\n' +
       '  --n LIST         fleet sizes for the join section (default 100,500,2000)\n' +
       '  --join-latency S seconds the stand-in docker sleeps on `swarm join` (default 0.3)\n' +
       '  --tools LIST     join-section tools: belt,xargs,pssh,ansible,ssh2 (default all; for development)\n' +
       '  --boot-n LIST    boot-section fleet sizes (default 5000,10000; the first also gets the belt swarm join row)\n' +
-      '  --ops-mem MIB,HOSTS  ops section memory check: this big a file to this many hosts (default 200,100)\n',
+      '  --ops-mem MIB,HOSTS  ops section memory check: this big a file to this many hosts (default 200,100)\n' +
+      '  --up-n N         workers of the up section (default 2000; 3 managers besides)\n' +
+      '  --up-waves-only  up section: the waves baseline alone (development)\n',
   )
   process.exit(msg ? 2 : 0)
 }
 
 function parseArgs(argv: string[]): Options & {quick: boolean} {
   const o = {ns: [100, 500, 2000], only: [...SECTIONS], joinLatency: 0.3, tools: [...TOOL_KEYS] as ToolKey[], quick: false, bootNs: [5000, 10000],
-    opsMemMiB: 200, opsMemHosts: 100}
+    opsMemMiB: 200, opsMemHosts: 100, upN: 2000, upWavesOnly: false}
   let nGiven = false
   let bootGiven = false
+  let upNGiven = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const val = () => {
@@ -71,6 +81,12 @@ function parseArgs(argv: string[]): Options & {quick: boolean} {
       const list = val().split(',') as Section[]
       for (const s of list) if (!SECTIONS.includes(s)) usage(`unknown section '${s}' (${SECTIONS.join(', ')})`)
       o.only = list
+    } else if (a.startsWith('--up-n')) {
+      o.upN = Number(val())
+      if (!Number.isInteger(o.upN) || o.upN < 1 || o.upN > 7000) usage('--up-n takes a whole number 1..7000')
+      upNGiven = true
+    } else if (a === '--up-waves-only') {
+      o.upWavesOnly = true
     } else if (a.startsWith('--n')) {
       o.ns = val().split(',').map(Number)
       if (o.ns.some((n) => !Number.isInteger(n) || n < 1 || n > 60000)) usage('--n takes whole numbers 1..60000')
@@ -95,6 +111,7 @@ function parseArgs(argv: string[]): Options & {quick: boolean} {
   }
   if (o.quick && !nGiven) o.ns = [100]
   if (o.quick && !bootGiven) o.bootNs = [200]
+  if (o.quick && !upNGiven) o.upN = 100
   return o
 }
 
@@ -153,6 +170,8 @@ async function main(): Promise<void> {
 
   const cleanup = () => {
     for (const pid of running) killTree(pid)
+    for (const lab of labsUp) lab.kill()
+    labsUp.clear()
     if (fleetUp) Fleet.down()
     fleetUp = false
     rmSync(workDir, {recursive: true, force: true})
@@ -436,6 +455,13 @@ async function main(): Promise<void> {
       save()
     }
 
+    if (opts.only.includes('up')) {
+      const up: UpResult = await runUp({workers: opts.upN, joinLatencyS: opts.joinLatency, log, workDir, skipUp: opts.upWavesOnly})
+      results.up = up
+      reportUp(up, targets)
+      save()
+    }
+
     const loadEnd = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
     results.loadAvgAtEnd = loadEnd
     process.stdout.write(`load average at end: ${loadEnd}\n\n`)
@@ -445,6 +471,56 @@ async function main(): Promise<void> {
     process.stdout.write(`\nresults: ${resultsPath}\n`)
   } finally {
     cleanup()
+  }
+}
+
+function reportUp(up: UpResult, targets: Target[]): void {
+  const n = up.workers + up.managers
+  process.stdout.write(
+    `## up: ${up.managers} managers + ${up.workers} workers, fake DigitalOcean (${up.latencyMs} ms per request, boots ${up.bootS[0]}–${up.bootS[1]} s, 250/min),\n` +
+      `SSH lab (one sshd on ${n} addresses), stand-in docker with ${up.joinLatencyS} s join latency\n`,
+  )
+  const head = ['RUN', 'WALL S', 'TAIL S', 'TAIL→END S', 'OVERLAP S', 'REQUESTS', 'THROTTLED', 'PEAK REQ/60S', 'JOINED', 'MANAGERS']
+  const row = (r: UpResult['runs'][number]) =>
+    [r.mode, f1(r.wallS), f1(r.tailS), f1(r.tailToEndS), f1(r.overlapS), r.requests, r.throttled, r.peakPerMinute, `${r.joined}/${r.expected}`, r.managers]
+  process.stdout.write(table(head, up.runs.map(row)) + '\n')
+  process.stdout.write(
+    'TAIL = last droplet active (the fake knows) → last node joined (stand-in state); TAIL→END = to the command\'s end;\n' +
+      'OVERLAP = first worker joined → last droplet active (> 0: workers joined while others still booted).\n',
+  )
+  for (const r of up.runs) {
+    process.stdout.write(`${r.mode} steps: ${r.steps.map((s) => `${s.step} ${f1(s.wallS)} s${s.code ? ` (exit ${s.code})` : ''}`).join(' · ') || '-'}\n`)
+    const calls = Object.entries(r.byCall).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')
+    process.stdout.write(`${r.mode} requests by call: ${calls || '-'}\n`)
+    if (r.error) process.stdout.write(`note: ${r.mode}: ${r.error} (log: ${r.logPath})\n`)
+    if (r.rerun) {
+      const rr = r.rerun
+      process.stdout.write(`up re-run: ${f1(rr.wallS)} s, exit ${rr.code}, ${rr.requests} requests (${Object.entries(rr.byCall).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}), ` +
+        `SSH connections: managers ${rr.connections.managers}, workers ${rr.connections.workers}; created ${rr.created}, joined ${rr.joined}\n`)
+    }
+  }
+  process.stdout.write('\n')
+  const w = up.runs.find((r) => r.mode === 'waves')
+  const u = up.runs.find((r) => r.mode === 'up')
+  const size = `(3 + ${up.workers})`
+  if (!u || u.error) {
+    const why = u?.error ?? 'not run'
+    for (const t of ['tail', 'total ≤ 0.9× waves', 'requests ≤ 250/min', 're-run']) targets.push({target: `up ${size}: ${t}`, value: why.slice(0, 90), pass: u ? false : null})
+    return
+  }
+  const tailMax = up.joinLatencyS + up.pollS + 5
+  targets.push({target: `up ${size}: tail ≤ join latency + poll + 5 s (${f1(tailMax)} s)`, value: `${f1(u.tailS)} s (to the end ${f1(u.tailToEndS)} s)`, pass: u.tailS <= tailMax})
+  if (w && !w.error) {
+    const ratio = u.wallS / w.wallS
+    targets.push({target: `up ${size}: total ≤ 0.9× waves`, value: `${f1(u.wallS)} vs ${f1(w.wallS)} s = ${f2(ratio)}×`, pass: ratio <= 0.9})
+  } else targets.push({target: `up ${size}: total ≤ 0.9× waves`, value: `waves: ${w?.error ?? 'not run'}`.slice(0, 90), pass: null})
+  targets.push({target: `up ${size}: requests ≤ 250/min`, value: `peak ${u.peakPerMinute} in 60 s, ${u.throttled} throttled`, pass: u.peakPerMinute <= 250})
+  const rr = u.rerun
+  if (rr) {
+    const conns = `${rr.connections.managers} manager / ${rr.connections.workers} worker SSH connections`
+    targets.push({target: `up ${size}: re-run ≤ 20 requests, 1 SSH connection per manager, none to workers`, value: `${rr.requests} requests, ${conns}`,
+      pass: rr.code === 0 && rr.requests <= 20 && rr.connections.managers <= up.managers && rr.connections.workers === 0 &&
+        rr.created === 0 && rr.joined === 0})
   }
 }
 

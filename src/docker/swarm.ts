@@ -157,7 +157,9 @@ export type JoinPath = 'api' | 'argv'
  * printf into curl's stdin (--data-binary @-); `docker context inspect` names the socket the docker CLI itself
  * would use (DOCKER_HOST included).
  */
-export function joinCommand(address: string, managerIds: string[]): string {
+export function joinCommand(address: string, managerIds: string[], advertiseAddr?: string): string {
+  // An explicit advertise address (belt up gives the node's private one) keeps docker from guessing among interfaces.
+  const adv = advertiseAddr ? `"AdvertiseAddr":"${advertiseAddr.replace(/[^0-9A-Za-z.:[\]_-]/g, '')}",` : ''
   return [
     `addr=${q(address)}`,
     `mgrs=${q(` ${managerIds.join(' ')} `)}`,
@@ -173,12 +175,12 @@ export function joinCommand(address: string, managerIds: string[]): string {
     `sock=$(docker context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null) || sock=`,
     `case "$sock" in unix:///*) sock=\${sock#unix://};; *) sock=;; esac`,
     `if [ -n "$sock" ] && [ -S "$sock" ] && command -v curl >/dev/null 2>&1; then`,
-    `  code=$(printf '{"ListenAddr":"0.0.0.0:2377","RemoteAddrs":["%s"],"JoinToken":"%s"}' "$addr" "$t" |`,
+    `  code=$(printf '{"ListenAddr":"0.0.0.0:2377",${adv}"RemoteAddrs":["%s"],"JoinToken":"%s"}' "$addr" "$t" |`,
     `    curl -sS --unix-socket "$sock" -H 'Content-Type: application/json' --data-binary @- -o /dev/stderr -w '%{http_code}' http://localhost/swarm/join) || exit 6`,
     `  [ "$code" = 200 ] || { echo >&2; echo "belt: POST /swarm/join answered $code" >&2; exit 7; }`,
     `  echo "belt-swarm: joined api"`,
     `else`,
-    `  docker swarm join --token "$t" "$addr" && echo "belt-swarm: joined argv"`,
+    `  docker swarm join${advertiseAddr ? ` --advertise-addr ${q(advertiseAddr)}` : ''} --token "$t" "$addr" && echo "belt-swarm: joined argv"`,
     `fi`,
   ].join('\n')
 }
@@ -198,10 +200,11 @@ function joinError(stderr: string, stdout: string, code: number | null): string 
   return remoteError(stderr, stdout, code)
 }
 
-export async function joinNode(session: SshSession, manager: ManagerFacts, signal?: AbortSignal, onJoined?: (path: JoinPath) => void): Promise<JoinOutcome> {
+export async function joinNode(session: SshSession, manager: ManagerFacts, signal?: AbortSignal, onJoined?: (path: JoinPath) => void,
+  advertiseAddr?: string): Promise<JoinOutcome> {
   const ids = manager.info.managers.map((m) => m.id).filter(Boolean)
   if (!ids.includes(manager.info.nodeId)) ids.push(manager.info.nodeId)
-  const r = await session.exec(joinCommand(manager.address, ids), {sudo: true, stdin: manager.token + '\n', signal, maxOutputBytes: 16 * 1024})
+  const r = await session.exec(joinCommand(manager.address, ids, advertiseAddr), {sudo: true, stdin: manager.token + '\n', signal, maxOutputBytes: 16 * 1024})
   const out = r.stdout
   if (out.includes('belt-swarm: already')) return 'already'
   const joined = /belt-swarm: joined (api|argv)/.exec(out)

@@ -52,6 +52,13 @@ export interface CreateOptions {
   region?: string
   image?: string
   tags: string[]
+  /**
+   * `belt up`: where the nodes go (a DigitalOcean region slug, an EC2 subnet id; only a label elsewhere), overriding
+   * `region` / subnet_id.
+   */
+  zone?: string
+  /** `belt up`: the pool the nodes belong to, tagged at create (`belt-pool:<pool>`, EC2 `belt-pool=<pool>`). */
+  pool?: string
   signal?: AbortSignal
   /** Progress lines for stderr ("created 40/2000"). */
   onProgress?: (message: string) => void
@@ -173,6 +180,11 @@ export interface Provider {
   /** Remove the named nodes, or all of this cluster's nodes. */
   remove(target: {names: string[]} | {all: true}, opts?: {signal?: AbortSignal; onProgress?: (m: string) => void}): Promise<RemoveResult>
   /**
+   * How long to wait before the next full listing when polling, so the API's rate budget lasts (0: no reason to wait
+   * longer than the poll interval). Providers without a request budget leave it out.
+   */
+  listSpacingMs?(): number
+  /**
    * SSH endpoints for names; unknown names come back in `missing`. `listing`: a list() the caller just made, used
    * instead of listing the cloud again.
    */
@@ -189,6 +201,11 @@ export interface Provider {
    * cannot do (--hard). Absent (generic): only restart, as `reboot` over SSH (src/power.ts).
    */
   power?(action: PowerAction, names: string[], opts: PowerOptions): Promise<PowerResult>
+  /**
+   * `belt down`, after every node is gone: remove what belt made for the cluster besides nodes (the DigitalOcean
+   * firewall, the EC2 security group); returns one line per resource removed.
+   */
+  removeClusterResources?(opts?: {signal?: AbortSignal}): Promise<string[]>
   /** The swarm firewall rules, where the provider manages one. */
   firewall?(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null>
 }

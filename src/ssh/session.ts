@@ -419,7 +419,9 @@ export class Session implements SshSession {
     })
     const mode = (opts.mode ?? 0o644).toString(8)
     const p = shellQuote(path)
-    const tmp = shellQuote(`${path}.belt-tmp`)
+    // The installed temporary is unique too: two writers of one path (two belt runs, hosts sharing a filesystem)
+    // must not rename each other's file away.
+    const tmp = shellQuote(`${path}.belt-tmp-${stage.slice(-16)}`)
     const st = shellQuote(stage)
     const cmd = `mkdir -p "$(dirname ${p})" && install -m ${mode} ${st} ${tmp} && mv -f ${tmp} ${p}; rc=$?; rm -f ${st}; exit $rc`
     const r = await this.exec(cmd, {sudo: opts.sudo, maxOutputBytes: 4096})

@@ -91,3 +91,29 @@ test('user_data: at most 64 KiB', async (t) => {
   const exact = await create(['u1'], {user_data: '#!/bin/sh\n'.padEnd(USER_DATA_MAX_BYTES, '#')})
   assert.equal(exact.status, 202)
 })
+
+test('staggered boots and assigned addresses: each droplet active after its own delay, with the caller\'s address', async (t) => {
+  const boot: Record<string, number> = {b1: 100, b2: 1200}
+  const given = ['10.221.0.2', '10.221.0.3']
+  const {fake, create, call} = await start(t, {activeAfterMs: (name) => boot[name], assignAddress: () => {
+    const a = given.shift()
+    if (!a) throw new Error('the lab has no host left')
+    return {public: a, private: a}
+  }})
+  assert.equal((await create(['b1', 'b2'])).status, 202)
+  const status = async () => Object.fromEntries(((await call('GET', '/v2/droplets?tag_name=t')).json.droplets as {name: string; status: string; networks: {v4: {ip_address: string}[]}}[])
+    .map((d) => [d.name, `${d.status} ${d.networks.v4.map((n) => n.ip_address).join(',')}`]))
+  await until('b1 active', async () => (await status()).b1 !== 'new ')
+  assert.deepEqual(await status(), {b1: 'active 10.221.0.2,10.221.0.2', b2: 'new '})
+  await until('b2 active', async () => (await status()).b2 !== 'new ')
+  assert.equal((await status()).b2, 'active 10.221.0.3,10.221.0.3')
+  const at = fake.activeTimes()
+  assert.ok(at.get('b2')! - at.get('b1')! >= 1000, 'the fake knows when each became active')
+  const over = await create(['b3'])
+  assert.equal(over.status, 422, 'no address left: refused, never an address nobody listens on')
+  assert.match(over.json.message, /no address for b3: the lab has no host left/)
+  assert.ok(fake.peakPerWindow() >= 4 && fake.peakPerWindow() <= fake.log.length)
+  const fp = fake.seedKey('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBRwTk1jbW0lUB9oGbXEyw0y4MbOZ7xC2FxKzZ0K3a1y lab')
+  const keys = (await call('GET', '/v2/account/keys')).json.ssh_keys as {fingerprint: string}[]
+  assert.deepEqual(keys.map((k) => k.fingerprint), [fp], 'a seeded key is on the account')
+})

@@ -2,7 +2,8 @@
 // bearer auth (401 otherwise), JSON error bodies {id, message}, paths with or without a trailing slash, pagination
 // (page/per_page ≤ 200, links.pages, meta.total), the ratelimit-* headers of the hourly budget and the 250-per-minute
 // window (429 with retry-after beyond it). Droplets go new → active after a delay and then show public + private v4.
-// Knobs: latency (slow replies), faults (429 / 5xx before or after the request took effect), active delay, limits,
+// Knobs: latency (slow replies), faults (429 / 5xx before or after the request took effect), active delay (one for
+// all, or per droplet: staggered boots), addresses handed out by the caller (a lab's real hosts), limits,
 // listing lag (eventual consistency: new droplets missing from GET /v2/droplets for a while, deleted ones still in it).
 // Strict like the API: request bodies must be JSON sent as application/json (415 / 400), user_data at most 64 KiB.
 // a create reply that leaves names out, a hook between a request's effect and its reply.
@@ -49,6 +50,8 @@ interface FakeDroplet {
   userData?: string
   publicIp: string
   privateIp: string
+  /** How long this droplet stays `new` after its create (ms). */
+  bootMs: number
 }
 
 export interface FakeSize {
@@ -80,8 +83,13 @@ export interface Fault {
 
 export interface FakeOptions {
   token?: string
-  /** How long a droplet stays `new` (ms). */
-  activeAfterMs?: number
+  /** How long a droplet stays `new` (ms): one delay for all, or per droplet (staggered boots; drawn at its create). */
+  activeAfterMs?: number | ((name: string) => number)
+  /**
+   * The addresses a new droplet gets (e.g. hosts of an SSH lab, so belt dials only addresses that answer); default
+   * 198.18.0.0/15 public and 10.120.0.0/16 private, which nothing listens on. Throwing refuses the create (422).
+   */
+  assignAddress?: (name: string) => {public: string; private: string}
   /** Delay before every reply (ms), or per request. */
   latencyMs?: number | ((method: string, route: string) => number)
   /** Requests allowed in the short window (DigitalOcean: 250 per 60 s). */
@@ -185,7 +193,8 @@ const notFound = () => new HttpError(404, 'not_found', 'The resource you were ac
 
 export class FakeDigitalOcean {
   readonly token: string
-  activeAfterMs: number
+  activeAfterMs: number | ((name: string) => number)
+  assignAddress: ((name: string) => {public: string; private: string}) | null
   latencyMs: number | ((method: string, route: string) => number)
   perMinute: number
   windowMs: number
@@ -226,6 +235,7 @@ export class FakeDigitalOcean {
   constructor(opts: FakeOptions = {}) {
     this.token = opts.token ?? `fake-${randomBytes(16).toString('hex')}`
     this.activeAfterMs = opts.activeAfterMs ?? 1000
+    this.assignAddress = opts.assignAddress ?? null
     this.latencyMs = opts.latencyMs ?? 0
     this.perMinute = opts.perMinute ?? 250
     this.windowMs = opts.windowMs ?? 60_000
@@ -299,6 +309,32 @@ export class FakeDigitalOcean {
 
   setStatus(name: string, status: string): void {
     for (const d of this.droplets.values()) if (d.name === name) d.status = status
+  }
+
+  /** Put a public key on the account directly (no request logged); returns its fingerprint for ssh_key_fingerprint. */
+  seedKey(publicKey: string, name = 'seeded'): string {
+    const fingerprint = md5Fingerprint(publicKey)
+    const key = {id: this.nextKeyId++, fingerprint, public_key: publicKey.trim(), name}
+    this.keys.set(key.id, key)
+    return fingerprint
+  }
+
+  /** When each live droplet became (or will become) active: name → epoch ms. The fake knows; belt has to poll. */
+  activeTimes(): Map<string, number> {
+    const m = new Map<string, number>()
+    for (const d of this.droplets.values()) m.set(d.name, d.createdAt + d.bootMs)
+    return m
+  }
+
+  /** The most requests (refused ones included) that arrived within any one window (60 s) since `from` (epoch ms). */
+  peakPerWindow(from = 0): number {
+    const at = this.log.filter((r) => r.at >= from).map((r) => r.at)
+    let peak = 0
+    for (let i = 0, j = 0; i < at.length; i++) {
+      while (at[i] - at[j] >= this.windowMs) j++
+      peak = Math.max(peak, i - j + 1)
+    }
+    return peak
   }
 
   // ---- HTTP plumbing -----------------------------------------------------------------------------------------
@@ -561,7 +597,15 @@ export class FakeDigitalOcean {
       throw unprocessable(`creating this/these droplet(s) will exceed your droplet limit`)
     }
     for (const t of tags) this.tags.add(t)
-    const made = (names as string[]).map((n) => this.makeDroplet(n, sz, region, image, tags, sshKeys as (string | number)[], b.user_data as string | undefined))
+    const addresses = (names as string[]).map((n) => {
+      try {
+        return this.assignAddress?.(n) ?? null
+      } catch (err) {
+        throw unprocessable(`no address for ${n}: ${(err as Error).message}`)
+      }
+    })
+    const userData = b.user_data as string | undefined
+    const made = (names as string[]).map((n, i) => this.makeDroplet(n, sz, region, image, tags, sshKeys as (string | number)[], userData, addresses[i]))
     const actions = made.map((d) => ({id: d.id + 1_000_000_000, rel: 'create', href: `https://api.digitalocean.com/v2/actions/${d.id + 1_000_000_000}`}))
     if (single) return [202, {droplet: this.view(made[0]), links: {actions}}]
     const omit = this.omitFromCreateReply
@@ -576,13 +620,15 @@ export class FakeDigitalOcean {
     tags: string[],
     sshKeys: (string | number)[],
     userData?: string,
+    address: {public: string; private: string} | null = null,
   ): FakeDroplet {
     const n = this.nextAddr++
+    const bootMs = typeof this.activeAfterMs === 'function' ? this.activeAfterMs(name) : this.activeAfterMs
     const d: FakeDroplet = {
-      id: this.nextId++, name, status: 'new', createdAt: Date.now(), size: sz, region, image, tags: [...tags], sshKeys, userData,
+      id: this.nextId++, name, status: 'new', createdAt: Date.now(), size: sz, region, image, tags: [...tags], sshKeys, userData, bootMs,
       // 198.18.0.0/15 (benchmarking) for public, 10.120.0.0/16+ for the VPC
-      publicIp: `198.${18 + Math.floor(n / 254 / 256)}.${Math.floor(n / 254) % 256}.${(n % 254) + 1}`,
-      privateIp: `10.${120 + Math.floor(n / 254 / 256)}.${Math.floor(n / 254) % 256}.${(n % 254) + 1}`,
+      publicIp: address?.public ?? `198.${18 + Math.floor(n / 254 / 256)}.${Math.floor(n / 254) % 256}.${(n % 254) + 1}`,
+      privateIp: address?.private ?? `10.${120 + Math.floor(n / 254 / 256)}.${Math.floor(n / 254) % 256}.${(n % 254) + 1}`,
     }
     this.droplets.set(d.id, d)
     this.onDropletCreated?.(d)
@@ -618,7 +664,7 @@ export class FakeDigitalOcean {
   }
 
   private view(d: FakeDroplet): FakeDropletView {
-    if (d.status === 'new' && Date.now() - d.createdAt >= this.activeAfterMs) d.status = 'active'
+    if (d.status === 'new' && Date.now() - d.createdAt >= d.bootMs) d.status = 'active'
     const up = d.status !== 'new'
     return {
       id: d.id,

@@ -328,6 +328,7 @@ export class Ec2Fake {
       case 'DescribeKeyPairs': return this.describeKeyPairs(p)
       case 'CreateSecurityGroup': return this.createSecurityGroup(p)
       case 'DescribeSecurityGroups': return this.describeSecurityGroups(p)
+      case 'DeleteSecurityGroup': return this.deleteSecurityGroup(p)
       case 'AuthorizeSecurityGroupIngress': return this.changeIngress(p, true)
       case 'RevokeSecurityGroupIngress': return this.changeIngress(p, false)
       case 'DescribeVpcs': return this.describeVpcs(p)
@@ -642,6 +643,15 @@ export class Ec2Fake {
     const g = [...this.groups.values()].find((x) => x.groupName === name && x.vpcId === this.vpcs[0].vpcId)
     if (!g) throw new ApiError('InvalidGroup.NotFound', `The security group '${name}' does not exist in default VPC`)
     return g
+  }
+
+  /** As EC2: refused (DependencyViolation) while an instance that is not terminated is in the group. */
+  private deleteSecurityGroup(p: Params): string {
+    const g = this.findGroup(p)
+    const users = [...this.instances.values()].filter((i) => i.groupIds.includes(g.groupId) && this.state(i) !== 'terminated')
+    if (users.length) throw new ApiError('DependencyViolation', `resource ${g.groupId} has a dependent object`)
+    this.groups.delete(g.groupId)
+    return '<return>true</return>'
   }
 
   private describeSecurityGroups(p: Params): string {

@@ -6,12 +6,13 @@
 //   - sshd in its own mount namespace where /etc (a copy) and docker are bind-mounted from the lab folder: root logs
 //     in with /bin/sh, `beltop` has passwordless sudo, `beltnosudo` none.
 // Slots S = 0..7 let several test files run at once; a slot whose owner died is cleaned up and reused.
+// `network` gives a lab its own /16 and name tag (netns bs-<tag><S>, slot locks in /run/belt-sshlab-<tag>), for
+// tests and benches that must stay in an address range of their own.
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
 import {chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-const LOCK_DIR = '/run/belt-sshlab'
 const SLOTS = 8
 const STANDIN = fileURLToPath(new URL('./standin-docker.sh', import.meta.url))
 
@@ -26,7 +27,18 @@ export interface SshLabOptions {
   rejectTcpAt?: number[]
   /** Host indexes where TCP port 22 silently drops packets (connect timeout). */
   dropTcpAt?: number[]
+  /** The lab's own address range and name tag; default 10.215 / `lab` (netns bs-lab<S>). */
+  network?: LabNetwork
 }
+
+export interface LabNetwork {
+  /** First two octets of the /16 the slots are cut from, e.g. '10.221'. */
+  prefix: string
+  /** Short name tag (letters/digits, ≤ 5 characters: interface names are at most 15). */
+  tag: string
+}
+
+const DEFAULT_NETWORK: LabNetwork = {prefix: '10.215', tag: 'lab'}
 
 export interface SshLab {
   slot: number
@@ -46,6 +58,14 @@ export interface SshLab {
   stateDir: string
   /** Lines of joins.log: "address manager-address role". */
   joins(): string[]
+  /** Lines of calls.log, one per docker call: "address verb subverb" (e.g. "10.215.0.2 swarm join"). */
+  calls(): string[]
+  /** The hostname `docker info` / `node ls` show for an address (a fake cloud's droplet name). */
+  setHostname(address: string, name: string): void
+  /** Forget every swarm, join, call and hostname: all hosts are fresh nodes again. */
+  resetState(): void
+  /** Count new TCP connections to port 22 per group of addresses (iptables counters); `read` gives counts since `reset`. */
+  connectionCounter(groups: Record<string, string[]>): {reset(): void; read(): Record<string, number>}
   /** Change the stand-in `docker swarm join` latency (seconds) from now on. */
   setJoinLatency(seconds: number): void
   /** Make every stand-in docker command sleep this long first (0: answer at once), as with a wedged daemon. */
@@ -57,6 +77,8 @@ export interface SshLab {
   /** sshd's log so far (for failing tests). */
   log(): string
   close(): Promise<void>
+  /** Tear everything down at once (SIGKILL, synchronous): for a signal handler that exits right after. */
+  kill(): void
 }
 
 function run(cmd: string, args: string[], input?: string): string {
@@ -82,17 +104,22 @@ function base(slot: number): number {
   return slot * 32
 }
 
-/** Host i of a slot: 10.215.<32S + (i+2)/254>.<(i+2)%254 + 1>, skipping .0 and .255 of every /24. */
-function hostAddress(slot: number, i: number): string {
+function lockDir(net: LabNetwork): string {
+  return net.tag === DEFAULT_NETWORK.tag ? '/run/belt-sshlab' : `/run/belt-sshlab-${net.tag}`
+}
+
+/** Host i of a slot: <prefix>.<32S + (i+2)/254>.<(i+2)%254 + 1>, skipping .0 and .255 of every /24. */
+function hostAddress(net: LabNetwork, slot: number, i: number): string {
   const n = i + 1
   const third = base(slot) + Math.floor(n / 254)
   const fourth = (n % 254) + 1
   if (third >= base(slot) + 31) throw new Error(`sshlab: host index ${i} is beyond the slot's /19`)
-  return `10.215.${third}.${fourth}`
+  return `${net.prefix}.${third}.${fourth}`
 }
 
-function cleanupSlot(slot: number): void {
-  const ns = `bs-lab${slot}`
+function cleanupSlot(net: LabNetwork, slot: number): void {
+  const LOCK_DIR = lockDir(net)
+  const ns = `bs-${net.tag}${slot}`
   const pidFile = join(LOCK_DIR, `slot${slot}.pids`)
   if (existsSync(pidFile)) {
     for (const p of readFileSync(pidFile, 'utf8').split(/\s+/).filter(Boolean)) {
@@ -110,7 +137,8 @@ function cleanupSlot(slot: number): void {
   }
 }
 
-function acquireSlot(): number {
+function acquireSlot(net: LabNetwork): number {
+  const LOCK_DIR = lockDir(net)
   mkdirSync(LOCK_DIR, {recursive: true})
   for (let attempt = 0; attempt < 2; attempt++) {
     for (let s = 0; s < SLOTS; s++) {
@@ -119,13 +147,13 @@ function acquireSlot(): number {
         const fd = openSync(lock, 'wx')
         writeSync(fd, String(process.pid))
         closeSync(fd)
-        cleanupSlot(s) // leftovers of a killed run
+        cleanupSlot(net, s) // leftovers of a killed run
         return s
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
         const owner = Number(readFileSync(lock, 'utf8').trim())
         if (attempt === 1 && owner && !alive(owner)) {
-          cleanupSlot(s)
+          cleanupSlot(net, s)
           rmSync(lock, {force: true})
         }
       }
@@ -134,14 +162,14 @@ function acquireSlot(): number {
   throw new Error('sshlab: all 8 lab slots are in use')
 }
 
-function releaseSlot(slot: number): void {
-  cleanupSlot(slot)
-  rmSync(join(LOCK_DIR, `slot${slot}.lock`), {force: true})
+function releaseSlot(net: LabNetwork, slot: number): void {
+  cleanupSlot(net, slot)
+  rmSync(join(lockDir(net), `slot${slot}.lock`), {force: true})
 }
 
-function recordPid(slot: number, pid: number | undefined): void {
+function recordPid(net: LabNetwork, slot: number, pid: number | undefined): void {
   if (!pid) return
-  const f = join(LOCK_DIR, `slot${slot}.pids`)
+  const f = join(lockDir(net), `slot${slot}.pids`)
   const prev = existsSync(f) ? readFileSync(f, 'utf8') : ''
   writeFileSync(f, `${prev}${pid}\n`)
 }
@@ -193,16 +221,24 @@ function listening(ns: string, port: number): boolean {
 }
 
 export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
-  const slot = acquireSlot()
-  const ns = `bs-lab${slot}`
+  const net = opts.network ?? DEFAULT_NETWORK
+  if (!/^\d{1,3}\.\d{1,3}$/.test(net.prefix) || !/^[a-z0-9]{1,5}$/.test(net.tag)) throw new Error(`sshlab: bad network ${JSON.stringify(net)}`)
+  const slot = acquireSlot(net)
+  const ns = `bs-${net.tag}${slot}`
   const children: ChildProcess[] = []
   const dir = mkdtempSync('/tmp/belt-sshlab-')
-  writeFileSync(join(LOCK_DIR, `slot${slot}.dir`), dir)
+  writeFileSync(join(lockDir(net), `slot${slot}.dir`), dir)
   try {
     chmodSync(dir, 0o755)
     const stateDir = join(dir, 'state')
-    mkdirSync(stateDir)
-    chmodSync(stateDir, 0o1777)
+    const freshState = () => {
+      rmSync(stateDir, {recursive: true, force: true})
+      for (const d of [stateDir, join(stateDir, 'nodes'), join(stateDir, 'names')]) {
+        mkdirSync(d)
+        chmodSync(d, 0o1777)
+      }
+    }
+    freshState()
     // The lab's own /etc: a copy, bind-mounted over /etc in sshd's mount namespace. Not bind mounts of single files:
     // useradd & co. replace /etc/passwd by rename, and the kernel then detaches a file mounted over it in other
     // namespaces (another test adding a user would silently give the lab the machine's users and root's bash back).
@@ -234,10 +270,11 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
     const publicKey = readFileSync(join(dir, 'id_ed25519.pub'), 'utf8').trim()
     writeFileSync(join(dir, 'authorized_keys'), publicKey + '\n', {mode: 0o644})
 
-    const hosts = Array.from({length: opts.hosts}, (_, i) => hostAddress(slot, i))
+    const hosts = Array.from({length: opts.hosts}, (_, i) => hostAddress(net, slot, i))
     const b = base(slot)
-    const linkRoot = `10.215.${b + 31}.249`
-    const linkNs = `10.215.${b + 31}.250`
+    const P = net.prefix
+    const linkRoot = `${P}.${b + 31}.249`
+    const linkNs = `${P}.${b + 31}.250`
     run('ip', ['netns', 'add', ns])
     run('ip', ['link', 'add', `${ns}h`, 'type', 'veth', 'peer', 'name', `${ns}n`])
     run('ip', ['link', 'set', `${ns}n`, 'netns', ns])
@@ -249,11 +286,11 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
       `link set ${ns}n up`,
       `route add default via ${linkRoot}`,
       // Addresses of the slot that no host holds answer "host unreachable" at once (local addresses win over this).
-      `route add unreachable 10.215.${b}.0/19`,
+      `route add unreachable ${P}.${b}.0/19`,
       ...hosts.map((a) => `addr add ${a}/32 dev lo`),
     ]
     run('ip', ['-n', ns, '-batch', '-'], batch.join('\n') + '\n')
-    run('ip', ['route', 'add', `10.215.${b}.0/19`, 'via', linkNs, 'dev', `${ns}h`])
+    run('ip', ['route', 'add', `${P}.${b}.0/19`, 'via', linkNs, 'dev', `${ns}h`])
     // With forwarding off the kernel drops packets for the unreachable route silently; on, it answers ICMP.
     run('nsenter', [`--net=/run/netns/${ns}`, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
     const ipt = (args: string[]) => run('nsenter', [`--net=/run/netns/${ns}`, 'iptables', '-w', ...args])
@@ -275,7 +312,7 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
       closeSync(logFd)
       child.unref()
       children.push(child)
-      recordPid(slot, child.pid)
+      recordPid(net, slot, child.pid)
       await waitForLog(child, () => listening(ns, port), `sshd on port ${port}`)
     }
 
@@ -295,8 +332,8 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
       netns: ns,
       dir,
       hosts,
-      address: (i) => hostAddress(slot, i),
-      unassigned: (count) => Array.from({length: count}, (_, k) => `10.215.${b + 30}.${200 + k}`),
+      address: (i) => hostAddress(net, slot, i),
+      unassigned: (count) => Array.from({length: count}, (_, k) => `${P}.${b + 30}.${200 + k}`),
       keyPath: join(dir, 'id_ed25519'),
       publicKey,
       hostPublicKey,
@@ -304,6 +341,35 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
       joins: () => {
         const f = join(stateDir, 'joins.log')
         return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : []
+      },
+      calls: () => {
+        const f = join(stateDir, 'calls.log')
+        return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : []
+      },
+      setHostname: (address, name) => writeFileSync(join(stateDir, 'names', address), `${name}\n`),
+      resetState: freshState,
+      connectionCounter: (groups) => {
+        const chain = 'BELTCOUNT'
+        tryRun('nsenter', [`--net=/run/netns/${ns}`, 'iptables', '-w', '-N', chain])
+        ipt(['-F', chain])
+        tryRun('nsenter', [`--net=/run/netns/${ns}`, 'iptables', '-w', '-D', 'INPUT', '-p', 'tcp', '--dport', '22', '--syn', '-j', chain])
+        ipt(['-I', 'INPUT', '1', '-p', 'tcp', '--dport', '22', '--syn', '-j', chain])
+        const names = Object.keys(groups)
+        // One rule per address, a RETURN after it: a connection counts once, in the first group naming its address.
+        for (const [g, addrs] of Object.entries(groups)) {
+          for (const a of addrs) ipt(['-A', chain, '-d', a, '-m', 'comment', '--comment', `g${names.indexOf(g)}`, '-j', 'RETURN'])
+        }
+        return {
+          reset: () => void ipt(['-Z', chain]),
+          read: () => {
+            const counts: Record<string, number> = Object.fromEntries(names.map((g) => [g, 0]))
+            for (const line of ipt(['-L', chain, '-n', '-v', '-x']).split('\n')) {
+              const m = /^\s*(\d+)\s+\d+\s+RETURN.*\/\* g(\d+) \*\//.exec(line)
+              if (m) counts[names[Number(m[2])]] += Number(m[1])
+            }
+            return counts
+          },
+        }
       },
       setJoinLatency: (seconds) => writeFileSync(join(dir, 'latency'), `${seconds}\n`),
       setInfoHang: (seconds) => writeFileSync(join(dir, 'hang'), `${seconds}\n`),
@@ -329,13 +395,17 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
         }
         await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null
           : new Promise<void>((r) => { const t = setTimeout(r, 3000); c.once('exit', () => { clearTimeout(t); r() }) }))))
-        releaseSlot(slot)
+        releaseSlot(net, slot)
+      },
+      kill: () => {
+        for (const c of children) if (c.pid && c.exitCode === null) try { process.kill(c.pid, 'SIGKILL') } catch {}
+        releaseSlot(net, slot)
       },
     }
     return lab
   } catch (err) {
     for (const c of children) if (c.pid) try { process.kill(c.pid, 'SIGKILL') } catch {}
-    releaseSlot(slot)
+    releaseSlot(net, slot)
     throw err
   }
 }

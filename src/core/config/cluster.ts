@@ -3,7 +3,7 @@ import {existsSync, mkdirSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {UsageError} from '../errors.js'
 import {checkClusterName, ensureBeltDir, findBeltDir, listClusterNames, readActiveCluster, readConfigFile} from './store.js'
-import {Driver, resolveSettings, Settings} from './schema.js'
+import {Driver, resolveSettings, Settings, type SwarmBlock} from './schema.js'
 import {StateStore} from './state.js'
 
 export interface Cluster<D extends Driver = Driver> {
@@ -18,6 +18,8 @@ export interface Cluster<D extends Driver = Driver> {
   settings: Settings<D>
   /** The driver block as written by the user (no defaults). */
   block: Record<string, unknown>
+  /** The `swarm:` block (CONTRACT §10) `belt up` converges to; null when config.yml has none. */
+  swarm?: SwarmBlock | null
   state: StateStore
 }
 
@@ -33,7 +35,7 @@ export interface ClusterSelection {
 export function loadClusterAt(name: string, dir: string, configPath: string): Cluster {
   const cfg = readConfigFile(configPath)
   const settings = resolveSettings(cfg.driver, cfg.block)
-  return {name, dir, configPath, driver: cfg.driver, id: cfg.clusterId, settings, block: cfg.block, state: new StateStore(dir)}
+  return {name, dir, configPath, driver: cfg.driver, id: cfg.clusterId, settings, block: cfg.block, swarm: cfg.swarm, state: new StateStore(dir)}
 }
 
 /** Which cluster: --config > --cluster/BELT_CLUSTER > active cluster in .belt/ > .belt.yml. */

@@ -1,7 +1,7 @@
 // Every config key belt knows, per driver, with its type, default and a one-line meaning.
 // templates/<driver>.yml explains the same keys to users; validation and `cluster update` use this table.
 import {UsageError} from '../errors.js'
-import {hostnameProblem} from '../range.js'
+import {expandPatterns, hostnameProblem, validateHostname} from '../range.js'
 import {checkUserTag} from './identity.js'
 import {parseJump} from './jump.js'
 
@@ -242,4 +242,156 @@ function validateGenericHosts(hosts: Record<string, unknown>, where: string): vo
 
 export function isSecretKey(driver: Driver, key: string): boolean {
   return Boolean(keysFor(driver)[key]?.secret)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The `swarm:` block (CONTRACT §10): what `belt up` converges to. Parsed and checked here like every key, so a bad
+// block is one line naming the key (exit 2) before anything changes; src/docker/up-plan.ts reads the typed result.
+
+export const SWARM_JOIN = ['ssh', 'cloud-init'] as const
+export const SWARM_TLS = ['managers', 'all', 'none'] as const
+/** The pool name of the managers' tag (belt-pool:managers): no worker pool may take it. */
+export const MANAGER_POOL = 'managers'
+const SWARM_KEYS = ['managers', 'workers', 'join', 'tls']
+const MANAGER_KEYS = ['names', 'size', 'zones', 'drain']
+const POOL_KEYS = ['name', 'names', 'size', 'zones', 'labels']
+const POOL_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
+const ZONE_LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
+/** DigitalOcean's region slugs (a zone of the digitalocean driver is one of them). */
+export const DO_REGIONS = ['ams2', 'ams3', 'atl1', 'blr1', 'fra1', 'lon1', 'nyc1', 'nyc2', 'nyc3', 'sfo1', 'sfo2', 'sfo3', 'sgp1', 'syd1', 'tor1']
+const EC2_SUBNET = /^subnet-[0-9a-f]{8,17}$/
+
+export interface SwarmManagers {
+  /** The pattern as written ('mg[0:2]'). */
+  pattern: string
+  /** Expanded, in the pattern's order. */
+  names: string[]
+  size: string | null
+  zones: string[]
+  drain: boolean
+}
+
+export interface SwarmPool {
+  name: string
+  pattern: string
+  names: string[]
+  size: string | null
+  zones: string[]
+  labels: Record<string, string>
+}
+
+export interface SwarmBlock {
+  managers: SwarmManagers
+  workers: SwarmPool[]
+  join: (typeof SWARM_JOIN)[number]
+  tls: (typeof SWARM_TLS)[number]
+}
+
+function isMapValue(v: unknown): v is Record<string, unknown> {
+  return Boolean(v) && typeof v === 'object' && !Array.isArray(v)
+}
+
+/** Parse and check a `swarm:` block; every problem is a UsageError naming its key (`swarm.workers[1].name`). */
+export function parseSwarmBlock(driver: Driver, raw: unknown, where: string): SwarmBlock {
+  const bad = (key: string, why: string) => new UsageError(`${where}: '${key}' ${why}`)
+  if (!isMapValue(raw)) throw bad('swarm', 'must be a map with managers, workers, join, tls')
+  for (const k of Object.keys(raw)) {
+    if (!SWARM_KEYS.includes(k)) throw new UsageError(`${where}: unknown key 'swarm.${k}'; valid keys: ${SWARM_KEYS.join(', ')}`)
+  }
+  const join = raw.join ?? 'ssh'
+  if (typeof join !== 'string' || !(SWARM_JOIN as readonly string[]).includes(join)) throw bad('swarm.join', `must be one of ${SWARM_JOIN.join(' | ')}, got ${JSON.stringify(join)}`)
+  const tls = raw.tls ?? 'managers'
+  if (typeof tls !== 'string' || !(SWARM_TLS as readonly string[]).includes(tls)) throw bad('swarm.tls', `must be one of ${SWARM_TLS.join(' | ')}, got ${JSON.stringify(tls)}`)
+  if (join === 'cloud-init' && tls === 'all') {
+    throw bad('swarm.tls', "cannot be 'all' with join: cloud-init (workers that join at boot get no Docker TLS endpoint); use tls: managers")
+  }
+  const m = raw.managers
+  if (!isMapValue(m)) throw bad('swarm.managers', "must be a map with names (e.g. names: 'mg[0:2]')")
+  for (const k of Object.keys(m)) {
+    if (!MANAGER_KEYS.includes(k)) throw new UsageError(`${where}: unknown key 'swarm.managers.${k}'; valid keys: ${MANAGER_KEYS.join(', ')}`)
+  }
+  const mNames = swarmNames(m.names, 'swarm.managers.names', where)
+  if (mNames.names.length % 2 === 0 || mNames.names.length > 7) {
+    throw bad('swarm.managers.names', `must name 1, 3, 5 or 7 managers (an odd count keeps a Raft majority), got ${mNames.names.length}`)
+  }
+  if (m.drain !== undefined && typeof m.drain !== 'boolean') throw bad('swarm.managers.drain', `must be true or false, got ${JSON.stringify(m.drain)}`)
+  const managers: SwarmManagers = {
+    ...mNames, size: swarmSize(driver, m.size, 'swarm.managers.size', where), zones: swarmZones(driver, m.zones, 'swarm.managers.zones', where),
+    drain: m.drain === true,
+  }
+  const owner = new Map<string, string>(managers.names.map((n) => [n, 'swarm.managers.names']))
+  const workers: SwarmPool[] = []
+  const rawPools = raw.workers ?? []
+  if (!Array.isArray(rawPools)) throw bad('swarm.workers', 'must be a list of pools (- name: web ...)')
+  rawPools.forEach((p: unknown, i: number) => {
+    const key = `swarm.workers[${i}]`
+    if (!isMapValue(p)) throw bad(key, 'must be a map with name, names, size')
+    for (const k of Object.keys(p)) {
+      if (!POOL_KEYS.includes(k)) throw new UsageError(`${where}: unknown key '${key}.${k}'; valid keys: ${POOL_KEYS.join(', ')}`)
+    }
+    if (p.name === undefined || p.name === null || p.name === '') throw bad(`${key}.name`, 'is missing: every pool needs a name (its nodes are tagged belt-pool:<name>)')
+    const name = String(p.name)
+    if (!POOL_NAME.test(name)) throw bad(`${key}.name`, `must be lowercase letters, digits, '-' and '_' (it becomes a tag), got ${JSON.stringify(p.name)}`)
+    if (name === MANAGER_POOL) throw bad(`${key}.name`, `'${MANAGER_POOL}' is the managers' own pool name; choose another`)
+    const dup = workers.findIndex((w) => w.name === name)
+    if (dup >= 0) throw bad(`${key}.name`, `'${name}' is also the name of swarm.workers[${dup}]; pool names are unique`)
+    const names = swarmNames(p.names, `${key}.names`, where)
+    for (const n of names.names) {
+      const other = owner.get(n)
+      if (other) throw bad(`${key}.names`, `('${names.pattern}') overlaps ${other} at '${n}'; a node belongs to one pool`)
+      owner.set(n, `${key}.names`)
+    }
+    const labels: Record<string, string> = {}
+    if (p.labels !== undefined && p.labels !== null) {
+      if (!isMapValue(p.labels)) throw bad(`${key}.labels`, 'must be a map of node labels ({pool: web})')
+      for (const [lk, lv] of Object.entries(p.labels)) {
+        if (!LABEL_KEY.test(lk) || lk === 'belt.zone') throw bad(`${key}.labels.${lk}`, lk === 'belt.zone' ? 'is set by belt from the zone' : 'is not a valid label key')
+        if (lv === null || typeof lv === 'object') throw bad(`${key}.labels.${lk}`, `must be a string, got ${JSON.stringify(lv)}`)
+        labels[lk] = String(lv)
+      }
+    }
+    workers.push({name, ...names, size: swarmSize(driver, p.size, `${key}.size`, where), zones: swarmZones(driver, p.zones, `${key}.zones`, where), labels})
+  })
+  return {managers, workers, join: join as SwarmBlock['join'], tls: tls as SwarmBlock['tls']}
+}
+
+function swarmNames(v: unknown, key: string, where: string): {pattern: string; names: string[]} {
+  if (typeof v !== 'string' && typeof v !== 'number') throw new UsageError(`${where}: '${key}' must be a name pattern such as 'w[1:4]', got ${JSON.stringify(v ?? null)}`)
+  const pattern = String(v)
+  let names: string[]
+  try {
+    names = expandPatterns([pattern], (n, p) => validateHostname(n, p))
+  } catch (err) {
+    throw new UsageError(`${where}: '${key}': ${(err as Error).message}`)
+  }
+  if (names.length === 0) throw new UsageError(`${where}: '${key}' names no node`)
+  return {pattern, names}
+}
+
+function swarmSize(driver: Driver, v: unknown, key: string, where: string): string | null {
+  if (v === undefined || v === null || v === '') {
+    if (driver === 'digitalocean' || driver === 'ec2') throw new UsageError(`${where}: '${key}' is missing: give a size as in belt create (1gb, s-1vcpu-1gb, t3.small)`)
+    return null
+  }
+  if (typeof v !== 'string' && typeof v !== 'number') throw new UsageError(`${where}: '${key}' must be a size such as 1gb, got ${JSON.stringify(v)}`)
+  return String(v)
+}
+
+function swarmZones(driver: Driver, v: unknown, key: string, where: string): string[] {
+  if (v === undefined || v === null) return []
+  const list = Array.isArray(v) ? v : [v]
+  if (list.length === 0) return []
+  return list.map((z, i) => {
+    const zone = typeof z === 'string' || typeof z === 'number' ? String(z) : ''
+    const at = `${key}[${i}]`
+    if (driver === 'digitalocean' && !DO_REGIONS.includes(zone)) {
+      throw new UsageError(`${where}: '${at}': unknown DigitalOcean region ${JSON.stringify(z)}; regions: ${DO_REGIONS.join(', ')}`)
+    }
+    if (driver === 'ec2' && !EC2_SUBNET.test(zone)) {
+      throw new UsageError(`${where}: '${at}': an EC2 zone is a subnet id (subnet-0123abcd, one per availability zone), got ${JSON.stringify(z)}`)
+    }
+    if (!ZONE_LABEL.test(zone)) throw new UsageError(`${where}: '${at}': a zone label uses letters, digits, '.', '_' and '-', got ${JSON.stringify(z)}`)
+    return zone
+  })
 }

@@ -32,6 +32,13 @@ export interface StateData {
   swarm_managers?: string[]
   /** Boot-join waves still being watched (docker/boot-join.ts); absent when none. */
   boot_join?: unknown
+  /** `belt up`: the swarm it initialised (a swarm of another id is refused) and the nodes it gave Docker TLS. */
+  swarm?: SwarmRecord
+}
+
+export interface SwarmRecord {
+  id: string | null
+  provisioned: string[]
 }
 
 function emptyState(): StateData {

@@ -6,7 +6,7 @@ import {parseDocument, Document, isMap} from 'yaml'
 import {UsageError} from '../errors.js'
 import {writeFileAtomic} from './atomic.js'
 import {checkClusterId, CLUSTER_ID_KEY} from './identity.js'
-import {Driver, isDriver, isSecretKey, validateBlock, DRIVERS} from './schema.js'
+import {Driver, isDriver, isSecretKey, parseSwarmBlock, validateBlock, DRIVERS, type SwarmBlock} from './schema.js'
 import {withFileLockSync} from './lock.js'
 
 export const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
@@ -114,6 +114,8 @@ export interface ConfigFile {
   block: Record<string, unknown>
   /** The top-level cluster_id (CONTRACT §9); null until a command that creates something writes it. */
   clusterId: string | null
+  /** The `swarm:` block (CONTRACT §10), checked; null when config.yml has none. */
+  swarm: SwarmBlock | null
 }
 
 export function readConfigFile(path: string): ConfigFile {
@@ -151,8 +153,8 @@ export function parseConfigText(text: string, path: string): ConfigFile {
     throw new UsageError(`${path}: 'driver' must be one of ${DRIVERS.join(' | ')}, got ${JSON.stringify(driver ?? null)}`)
   }
   for (const k of Object.keys(data)) {
-    if (k !== 'driver' && k !== driver && k !== CLUSTER_ID_KEY) {
-      throw new UsageError(`${path}: unknown top-level key '${k}'; expected 'driver', '${CLUSTER_ID_KEY}' and a '${driver}:' block`)
+    if (k !== 'driver' && k !== driver && k !== CLUSTER_ID_KEY && k !== SWARM_KEY) {
+      throw new UsageError(`${path}: unknown top-level key '${k}'; expected 'driver', '${CLUSTER_ID_KEY}', '${SWARM_KEY}' and a '${driver}:' block`)
     }
   }
   const raw = data[driver] ?? {}
@@ -160,8 +162,11 @@ export function parseConfigText(text: string, path: string): ConfigFile {
   const block = raw as Record<string, unknown>
   validateBlock(driver, block, path)
   const clusterId = data[CLUSTER_ID_KEY] === undefined ? null : checkClusterId(data[CLUSTER_ID_KEY], path)
-  return {path, doc, driver, block, clusterId}
+  const swarm = data[SWARM_KEY] === undefined || data[SWARM_KEY] === null ? null : parseSwarmBlock(driver, data[SWARM_KEY], path)
+  return {path, doc, driver, block, clusterId, swarm}
 }
+
+export const SWARM_KEY = 'swarm'
 
 /**
  * Write config.yml, keeping its mode; one holding a secret (access_token) is made 0600, since config.yml is otherwise

@@ -46,7 +46,13 @@ export function requestTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /** The operation a request belongs to: its abort signal gates starting (and re-trying) requests, never in-flight ones. */
-const operation = new AsyncLocalStorage<{signal?: AbortSignal}>()
+const operation = new AsyncLocalStorage<{signal?: AbortSignal; reserve?: number}>()
+
+/**
+ * Slots of the minute window a create request leaves free: while thousands of droplets are created, the listing
+ * that hands each one on as it becomes active (belt up, create --wait) still gets its requests through.
+ */
+export const LISTING_RESERVE = 30
 
 /** An API call that failed. `ambiguous`: a create that may or may not have happened (5xx, reset, timeout). */
 export class DoApiError extends PartialFailure {
@@ -108,9 +114,9 @@ export class DoApi {
    * Run one API call (`what` names it in errors) as part of an operation with this abort signal: requests not yet
    * started when the signal aborts are never sent (core's Interrupted); requests in flight finish.
    */
-  async call<T>(what: string, fn: (c: DotsClient) => Promise<{data: T}>, signal?: AbortSignal): Promise<T> {
+  async call<T>(what: string, fn: (c: DotsClient) => Promise<{data: T}>, signal?: AbortSignal, o: {reserve?: number} = {}): Promise<T> {
     try {
-      const res = await operation.run({signal}, () => fn(this.client))
+      const res = await operation.run({signal, reserve: o.reserve}, () => fn(this.client))
       return res.data
     } catch (err) {
       throw translate(err, what)
@@ -175,10 +181,11 @@ function waitNotices(onNotice?: (line: string) => void): WaitNotices {
 function pacedAdapter(base: Adapter, pacer: ApiPacer, notices: WaitNotices): Adapter {
   return async (config) => {
     const signal = operation.getStore()?.signal
+    const reserve = operation.getStore()?.reserve ?? 0
     const method = (config.method ?? 'get').toUpperCase()
     // GET, PUT and DELETE are idempotent; a POST is only re-sent when it surely was not processed (429, not sent).
     const idempotent = method !== 'POST'
-    const request: PacedRequest = {label: `${method} ${config.url ?? ''}`, signal, first: Date.now(), throttled: 0}
+    const request: PacedRequest = {label: `${method} ${config.url ?? ''}`, signal, reserve, first: Date.now(), throttled: 0}
     const budget = RETRY_BUDGET_TIMEOUTS * requestTimeoutMs()
     return retry(() => sendPaced(base, config, pacer, notices, request), {
       retries: MAX_ATTEMPTS - 1,
@@ -212,6 +219,7 @@ function pacedAdapter(base: Adapter, pacer: ApiPacer, notices: WaitNotices): Ada
 
 /** One request as the retries see it; `throttled` counts its 429s over all attempts. */
 interface PacedRequest {
+  reserve: number
   label: string
   signal?: AbortSignal
   first: number
@@ -232,7 +240,7 @@ async function sendPaced(base: Adapter, config: AdapterConfig, pacer: ApiPacer, 
         throw new GaveUp(`rate limited for ${Math.ceil(ms / 1000)} s (${why}), ${limit}; try again later`)
       }
       notices.wait(ms, why)
-    })
+    }, req.reserve)
     const started = Date.now()
     try {
       const res = (await base(config)) as {status: number; headers?: Record<string, unknown>}

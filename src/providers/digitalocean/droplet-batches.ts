@@ -7,7 +7,7 @@ import type {StateData} from '../../core/config/state.js'
 import {backoffDelay, isInterrupted, sleep} from '../../core/wait.js'
 import type {CreatePlan, CreateResult, Failure, NodeInfo} from '../provider.js'
 import {stateErrorLine} from '../provider.js'
-import {DoApiError, type DoScope, isAmbiguous} from './api.js'
+import {DoApiError, type DoScope, isAmbiguous, LISTING_RESERVE} from './api.js'
 import {chunk, type Droplet, toNode} from './droplets.js'
 
 /** DigitalOcean accepts at most 10 names per create request. */
@@ -180,7 +180,7 @@ class BatchCreator {
       if (signal?.aborted) return null
       try {
         const body = {...this.run.body, names: pending, ...(this.run.userData ? {user_data: this.run.userData(pending)} : {})}
-        const data = await api.call(`create ${pending.join(',')}`, (c) => c.droplet.createDroplets(body as never), signal)
+        const data = await api.call(`create ${pending.join(',')}`, (c) => c.droplet.createDroplets(body as never), signal, {reserve: LISTING_RESERVE})
         this.record(((data as {droplets?: Droplet[]}).droplets ?? []))
         return null
       } catch (err) {

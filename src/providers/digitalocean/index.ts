@@ -16,13 +16,13 @@ import type {
 } from '../provider.js'
 import {strangersNote} from '../strangers.js'
 import {pollScheduleFromEnv, waitForNodes} from '../wait.js'
-import {DoApi, type DoScope} from './api.js'
+import {DoApi, type DoScope, PER_PAGE} from './api.js'
 import {resolveEndpoint, resolveToken} from './credentials.js'
 import {CreateTally, createBody, createInBatches} from './droplet-batches.js'
 import {
   adoptDroplets, type Droplet, dropletTags, listByName, recordedButUnlisted, removeDroplets, type RemoveOptions, toNode,
 } from './droplets.js'
-import {ensureFirewall, firewallCidr, firewallName, shownFirewall} from './firewall.js'
+import {ensureFirewall, findFirewall, firewallCidr, firewallName, shownFirewall} from './firewall.js'
 import {powerDroplets} from './power.js'
 import {SizeLookup} from './sizes.js'
 import {dropletKeys, keyWillBeUploaded} from './ssh-keys.js'
@@ -36,6 +36,8 @@ export class DigitalOceanProvider implements Provider, DoScope {
   private readonly sizes = new SizeLookup(this)
   /** Droplets of the last listing that carry this cluster's name tag but are not ours (foreign or legacy). */
   private strangers: {foreign: number; legacy: number} | null = null
+  /** Droplets the last listing returned (its pages are what the next listing costs). */
+  private listed = 0
 
   constructor(readonly cluster: Cluster<'digitalocean'>, private readonly hooks: ProviderHooks = {}) {}
 
@@ -69,11 +71,11 @@ export class DigitalOceanProvider implements Provider, DoScope {
 
   async plan(opts: CreateOptions): Promise<CreatePlan> {
     // An empty --region / region: '' is unset (then the error below names how to set one).
-    const region = opts.region?.trim() || this.cluster.settings.region.trim() || null
+    const region = opts.zone?.trim() || opts.region?.trim() || this.cluster.settings.region.trim() || null
     const image = opts.image?.trim() || this.cluster.settings.image.trim() || null
     if (!region) throw new UsageError('no region: pass --region or set one with: belt cluster update region=nyc1')
     if (!image) throw new UsageError('no image: pass --image or set one with: belt cluster update image=docker-20-04')
-    const tags = dropletTags(this, opts.tags)
+    const tags = dropletTags(this, poolTags(opts))
     const firewall = firewallCidr(this.cluster.settings)
     const api = this.api
     const signal = opts.signal
@@ -137,7 +139,7 @@ export class DigitalOceanProvider implements Provider, DoScope {
       throw err
     }
     // Tags recomputed: the plan may have been made before the cluster had its id.
-    const body = createBody(this, plan, sshKeys, dropletTags(this, opts.tags))
+    const body = createBody(this, plan, sshKeys, dropletTags(this, poolTags(opts)))
     await createInBatches(this, tally, {plan, body, list: () => this.listDroplets(undefined), signal, progress, userData: opts.userData})
     return tally.result(plan.existing, signal)
   }
@@ -146,6 +148,7 @@ export class DigitalOceanProvider implements Provider, DoScope {
   private async listDroplets(signal?: AbortSignal): Promise<Droplet[]> {
     const {ours, foreign, legacy} = await listByName(this, signal)
     this.strangers = {foreign: foreign.length, legacy: legacy.length}
+    this.listed = ours.length + foreign.length + legacy.length
     return ours
   }
 
@@ -159,6 +162,10 @@ export class DigitalOceanProvider implements Provider, DoScope {
 
   async wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}> {
     return waitForNodes((signal) => this.list({signal}), opts, pollScheduleFromEnv({intervalMs: POLL_MS}))
+  }
+
+  listSpacingMs(): number {
+    return this.api.pacer.window.spreadMs(Math.max(1, Math.ceil(this.listed / PER_PAGE)), Date.now())
   }
 
   async endpoints(names: string[], listing?: NodeInfo[]): Promise<{found: SshEndpoint[]; missing: string[]}> {
@@ -200,4 +207,19 @@ export class DigitalOceanProvider implements Provider, DoScope {
   async firewall(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null> {
     return shownFirewall(this)
   }
+
+  /** `belt down`: the cluster's firewall (found by its name, which carries the cluster id). */
+  async removeClusterResources(opts: {signal?: AbortSignal} = {}): Promise<string[]> {
+    if (!this.cluster.id) return []
+    const fw = await findFirewall(this, opts.signal)
+    if (!fw) return []
+    await this.api.call(`delete firewall ${fw.name}`, (c) => c.firewall.deleteFirewall({firewall_id: fw.id}), opts.signal)
+    this.cluster.state.tryUpdate((s) => { delete s.provider.do_firewall_id })
+    return [`firewall ${fw.name}`]
+  }
+}
+
+/** --tag values plus belt up's pool tag. */
+function poolTags(opts: CreateOptions): string[] {
+  return opts.pool ? [...opts.tags, `belt-pool:${opts.pool}`] : opts.tags
 }

@@ -24,13 +24,17 @@ export class RateWindow {
 
   constructor(readonly limit: number, readonly windowMs: number) {}
 
-  /** Milliseconds to wait before another request may start at `now`; 0 means go. */
-  delay(now: number): number {
+  /**
+   * Milliseconds to wait before another request may start at `now`; 0 means go. `reserve` slots are kept free for
+   * other requests (a create leaves room for the listings that wait for its droplets).
+   */
+  delay(now: number, reserve = 0): number {
     this.prune(now)
     const used = this.inFlight + this.times.length
-    if (used < this.limit) return 0
+    const limit = Math.max(1, this.limit - reserve)
+    if (used < limit) return 0
     // Need (used - limit + 1) finished entries to leave the window; in-flight ones only leave after they finish.
-    const k = used - this.limit
+    const k = used - limit
     if (k >= this.times.length) return Math.min(250, this.windowMs)
     return Math.max(1, this.times[k] + this.windowMs - now)
   }
@@ -67,6 +71,29 @@ export class RateWindow {
     return this.inFlight + this.times.length
   }
 
+  /**
+   * How far apart repeated jobs of `cost` requests (a listing of several pages) should start so the budget left now
+   * lasts until the window's oldest request leaves it: 0 when it lasts anyway. After a burst (2,000 droplets created
+   * in 200 requests) polling every few seconds would spend the rest at once and then wait the window out blind.
+   */
+  spreadMs(cost: number, now: number): number {
+    const used = this.used(now)
+    const left = this.limit - used
+    if (this.times.length === 0) return 0
+    const horizon = this.times[0] + this.windowMs - now
+    const jobs = Math.floor(left / Math.max(1, cost))
+    if (jobs <= 0) return Math.max(0, this.delayFor(cost, now))
+    return Math.max(0, Math.floor(horizon / jobs))
+  }
+
+  /** Milliseconds until `cost` requests could start back to back. */
+  private delayFor(cost: number, now: number): number {
+    const k = this.inFlight + this.times.length - this.limit + cost - 1
+    if (k < 0) return 0
+    if (k >= this.times.length) return this.windowMs
+    return this.times[k] + this.windowMs - now
+  }
+
   private prune(now: number): void {
     let n = 0
     while (n < this.times.length && this.times[n] <= now - this.windowMs) n++
@@ -100,12 +127,12 @@ export class ApiPacer {
   }
 
   /** Wait for a slot (window and pauses); resolves with the release function to call when the reply is in. */
-  async acquire(signal?: AbortSignal, onWait?: (ms: number, why: string) => void): Promise<() => void> {
+  async acquire(signal?: AbortSignal, onWait?: (ms: number, why: string) => void, reserve = 0): Promise<() => void> {
     for (;;) {
       throwIfInterrupted(signal, NOT_SENT_MESSAGE)
       const now = Date.now()
       const pause = this.pausedUntil - now
-      const slot = this.window.delay(now)
+      const slot = this.window.delay(now, reserve)
       const wait = Math.max(pause, slot)
       if (wait <= 0) {
         const finish = this.window.start()

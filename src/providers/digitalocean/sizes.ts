@@ -115,3 +115,18 @@ export class SizeLookup {
     this.update = null
   }
 }
+
+/**
+ * vCPUs of the basic droplet chooseSize picks for a memory size (DigitalOcean's price list), for `belt up`'s advice
+ * without an API call; the live /v2/sizes answer is authoritative when a droplet is created.
+ */
+const BASIC_VCPUS_BY_MEMORY: Record<number, number> = {512: 1, 1024: 1, 2048: 1, 4096: 2, 8192: 4, 16384: 8, 32768: 8, 65536: 16}
+
+/** vCPUs of a size as `belt create` takes it (s-4vcpu-8gb, c-16, g-8vcpu-32gb, 8gb), or null when unknown. */
+export function vcpusOf(size: string): number | null {
+  const s = size.trim().toLowerCase()
+  const named = /(?:^|-)(\d+)vcpu(?:-|$)/.exec(s) ?? /^(?:c|c2|m|m3|g|gd|so|so1_5)-(\d+)$/.exec(s)
+  if (named) return Number(named[1])
+  const mb = parseMemorySize(s)
+  return mb === null ? null : BASIC_VCPUS_BY_MEMORY[mb] ?? null
+}

@@ -24,7 +24,7 @@ import {ensureKeyPair} from './key-pair.js'
 import {CreateLog, launchBatches, nameAdopted, recordExisting} from './launch.js'
 import {findNetwork} from './network.js'
 import {powerInstances} from './power.js'
-import {describeFirewall, ensureSecurityGroup} from './security-group.js'
+import {deleteSecurityGroup, describeFirewall, ensureSecurityGroup} from './security-group.js'
 import {architectureOf, resolveSize} from './sizes.js'
 import {Ec2Records} from './state.js'
 import {CLUSTER_TAG, ID_TAG, tagStrings, userTags} from './tags.js'
@@ -71,7 +71,7 @@ export class Ec2Provider implements Provider {
       throw new UsageError('admin_cidr is required when belt manages the security group (it is where SSH and Docker TLS may come from): ' +
         'belt cluster update admin_cidr=YOUR.IP.ADDRESS/32')
     }
-    const tags = userTags(s.tags ?? [], opts.tags)
+    const tags = [...userTags(s.tags ?? [], opts.tags), ...(opts.pool ? [{Key: 'belt-pool', Value: opts.pool}] : [])]
     const userData = userDataFor(s, this.sshUser())
     const image = opts.image ?? (s.ami || undefined)
     if (image !== undefined && !/^ami-[0-9a-z]+$/.test(image)) {
@@ -115,7 +115,7 @@ export class Ec2Provider implements Provider {
 
     // Everything that can refuse (network, key pair) runs before anything is changed. The security group is
     // converged even when every name exists (a re-run restores missing swarm rules).
-    const net = await findNetwork(this.ctx)
+    const net = await findNetwork(this.ctx, opts.zone)
     if (net.note && plan.toCreate.length > 0) progress(net.note)
     const adoptNames = new Set(launch.adopt.map((l) => l.node.name))
     const keyName = plan.toCreate.some((n) => !adoptNames.has(n)) ? await ensureKeyPair(this.ctx, progress) : ''
@@ -189,6 +189,10 @@ export class Ec2Provider implements Provider {
 
   async firewall(): Promise<{name: string; id: string | null; rules: FirewallRule[]} | null> {
     return describeFirewall(this.ctx)
+  }
+
+  async removeClusterResources(opts: {signal?: AbortSignal} = {}): Promise<string[]> {
+    return deleteSecurityGroup(this.ctx, opts.signal)
   }
 
   foreignNote(): string | null {

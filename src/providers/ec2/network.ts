@@ -10,10 +10,11 @@ export interface Network {
   note: string | null
 }
 
-export async function findNetwork(ctx: Ec2Context): Promise<Network> {
-  const subnetId = ctx.cluster.settings.subnet_id || null
+/** `zone` (belt up's swarm zones) overrides subnet_id. */
+export async function findNetwork(ctx: Ec2Context, zone?: string): Promise<Network> {
+  const subnetId = zone || ctx.cluster.settings.subnet_id || null
   if (subnetId) {
-    const missing = () => new UsageError(`subnet_id '${subnetId}' does not exist in ${ctx.region}`)
+    const missing = () => new UsageError(`${zone ? 'zone' : 'subnet_id'} '${subnetId}' does not exist in ${ctx.region}`)
     let out
     try {
       out = await call('DescribeSubnets', (o) => ctx.client.send(new sdk.DescribeSubnetsCommand({SubnetIds: [subnetId]}), o))

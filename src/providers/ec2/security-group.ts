@@ -9,6 +9,7 @@ import {jumpCidr} from '../../core/config/jump.js'
 import {describeRules, missingRules, plannedRules, swarmRules, toIpPermissions} from './firewall.js'
 import {findNetwork} from './network.js'
 import {ownTags, resourceName} from './tags.js'
+import {backoffDelay, sleep} from '../../core/wait.js'
 
 /**
  * belt-<cluster>-<id8>, or the group state.json records: an adopted cluster keeps the group its older nodes are
@@ -92,4 +93,33 @@ export async function describeFirewall(ctx: Ec2Context): Promise<{name: string; 
   if (g) return {name, id: g.GroupId ?? null, rules: describeRules(g.IpPermissions, g.GroupId!)}
   const admin = ctx.cluster.settings.admin_cidr
   return admin ? {name, id: null, rules: plannedRules(swarmRules(admin, jumpCidr(ctx.cluster.settings.ssh_jump)), name)} : null
+}
+
+/** How long `belt down` waits for terminating instances to leave belt's group before it gives up on deleting it. */
+const DELETE_WAIT_MS = 5 * 60_000
+
+/**
+ * `belt down`: delete belt's own group (never a configured security_group). EC2 refuses while terminating instances
+ * are still in it (DependencyViolation): retried with backoff until they are gone or DELETE_WAIT_MS passes.
+ */
+export async function deleteSecurityGroup(ctx: Ec2Context, signal?: AbortSignal): Promise<string[]> {
+  if (ctx.cluster.settings.security_group) return []
+  const recorded = ctx.records.read().security_group
+  const name = groupName(ctx)
+  const g = recorded?.id ? await findGroup(ctx, recorded.id, null).catch(() => null) : await findGroup(ctx, name, null)
+  if (!g?.GroupId) return []
+  const deadline = Date.now() + DELETE_WAIT_MS
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await call('DeleteSecurityGroup', (o) => ctx.client.send(new sdk.DeleteSecurityGroupCommand({GroupId: g.GroupId}), o))
+      break
+    } catch (err) {
+      const code = errorCode(err)
+      if (code === 'InvalidGroup.NotFound') break
+      if (code !== 'DependencyViolation' || Date.now() > deadline) throw translate(err, 'DeleteSecurityGroup')
+      await sleep(backoffDelay(attempt, {baseMs: 2000, capMs: 15_000}), signal)
+    }
+  }
+  ctx.records.update((s) => { delete s.security_group })
+  return [`security group ${g.GroupName ?? name} (${g.GroupId})`]
 }

@@ -70,3 +70,25 @@ export function resolveSize(size: string): ResolvedSize {
 function label(mb: number): string {
   return mb >= 1024 ? `${mb / 1024} GB` : `${mb} MB`
 }
+
+/** vCPUs of an instance type or memory size as `belt create` takes it (t3.large, m5.4xlarge, 8gb), or null when unknown. */
+export function vcpusOf(size: string): number | null {
+  const s = size.trim()
+  const mem = MEMORY.exec(s)
+  if (mem) {
+    const n = Number(mem[1])
+    const mb = Math.round(/^g/i.test(mem[2]) ? n * 1024 : n)
+    return T3_BY_MEMORY.find(([m]) => m === mb)?.[2] ?? null
+  }
+  if (!INSTANCE_TYPE.test(s)) return null
+  const [family, kind] = s.split('.')
+  if (['t2', 't3', 't3a', 't4g'].includes(family)) {
+    const t3 = T3_BY_MEMORY.find(([, type]) => type === `t3.${kind}`)
+    return t3 ? t3[2] : null
+  }
+  if (!/^[cmr]\d+[a-z]*$/.test(family)) return null
+  if (kind === 'medium') return 1
+  if (kind === 'large') return 2
+  const x = /^(\d*)xlarge$/.exec(kind)
+  return x ? 4 * Number(x[1] || 1) : null
+}

@@ -78,7 +78,7 @@ export class LocalProvider implements Provider {
       sizeNote: `size ${size}: recorded only; local hosts share this machine's CPU and memory`,
       region: null,
       image: null,
-      tags: opts.tags,
+      tags: opts.pool ? [...opts.tags, `belt-pool:${opts.pool}`] : opts.tags,
       toCreate,
       existing,
       limit: null,

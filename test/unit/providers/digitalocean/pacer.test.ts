@@ -164,3 +164,22 @@ test('the minute window is handed on through a file: a later window of the token
   const name = sharedWindowFile('dop_v1_secret-token-value')!
   assert.doesNotMatch(name, /secret/)
 })
+
+test('spreadMs: a short budget is spread over what is left of the window; a full one says how long until a job fits', () => {
+  const w = new RateWindow(250, 60_000)
+  assert.equal(w.spreadMs(11, 0), 0, 'an empty window: no reason to wait')
+  for (let i = 0; i < 215; i++) w.start()(1000)
+  // 35 left: three listings of 11 pages until the burst leaves the window at 61 s; from 5 s that is one per ~18.7 s.
+  assert.equal(w.spreadMs(11, 5000), Math.floor(56_000 / 3))
+  for (let i = 0; i < 30; i++) w.start()(6000)
+  assert.equal(w.spreadMs(11, 7000), 54_000, '5 left: wait until 6 leave at 61 s')
+  assert.ok(w.spreadMs(11, 61_000) < 5000, 'the burst has left: plenty again (below any poll interval)')
+})
+
+test('a reserve keeps slots free: a create waits where a listing still goes', () => {
+  const w = new RateWindow(10, 60_000)
+  for (let i = 0; i < 7; i++) w.start()(1000)
+  assert.equal(w.delay(2000), 0, 'a listing: 7 of 10 used')
+  assert.ok(w.delay(2000, 3) > 0, 'a create with 3 reserved: 7 of 7 used, it waits')
+  assert.equal(w.delay(2000, 2), 0)
+})
