@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {BeltCommand} from '../base-command.js'
 import {Interrupted, PartialFailure, UsageError} from '../core/errors.js'
 import {onInterrupt} from '../core/interrupt.js'
+import {parseDuration} from '../core/duration.js'
 import {refuseUnadopted} from '../core/config/identity.js'
 import {runUp, type UpResult} from '../docker/up.js'
 import {providerFor} from '../providers/index.js'
@@ -21,6 +22,7 @@ Every node moves on as soon as its own step is done (create → active → SSH r
     '<%= config.bin %> up --yes',
     '<%= config.bin %> up --json --concurrency 200',
     '<%= config.bin %> up --no-prune',
+    '<%= config.bin %> up --yes --timeout 30m --fallback ssh   # swarm.join: cloud-init',
   ]
 
   static flags = {
@@ -29,12 +31,18 @@ Every node moves on as soon as its own step is done (create → active → SSH r
     'no-prune': Flags.boolean({description: 'keep pool members the block no longer names'}),
     json: Flags.boolean({description: 'print JSON: {"plan": {...}, "created", "provisioned", "joined", "removed", "failed": [{"name", "step", "error"}]}'}),
     concurrency: Flags.integer({description: "nodes worked on at once (default: the template's concurrency, 100)", min: 1}),
+    timeout: Flags.string({description: 'swarm.join: cloud-init: how long belt watches the workers join (at least the boot script\'s 15m deadline)', helpGroup: 'JOIN AT BOOT'}),
+    fallback: Flags.string({description: 'swarm.join: cloud-init: join the workers that did not join by themselves over SSH', options: ['ssh'], helpGroup: 'JOIN AT BOOT'}),
+    'no-rotate': Flags.boolean({description: 'swarm.join: cloud-init: keep the worker join token (default: rotate it once the workers joined)', helpGroup: 'JOIN AT BOOT'}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Up)
     const cluster = this.resolveCluster(flags)
     refuseUnadopted(cluster)
+    const bootFlag = flags.timeout !== undefined ? 'timeout' : flags.fallback ? 'fallback' : flags['no-rotate'] ? 'no-rotate' : null
+    if (bootFlag && cluster.swarm?.join !== 'cloud-init') throw new UsageError(`--${bootFlag} is for swarm.join: cloud-init (this block joins over ssh)`)
+    const boot = {timeoutMs: parseDuration(flags.timeout ?? '15m', '--timeout'), fallback: flags.fallback === 'ssh' ? 'ssh' as const : null, rotate: !flags['no-rotate']}
     const provider = await providerFor(cluster)
     const progress = new UpProgress({quiet: flags.json})
     const scope = onInterrupt()
@@ -42,7 +50,7 @@ Every node moves on as soon as its own step is done (create → active → SSH r
     try {
       r = await this.withSsh(cluster, (ssh) => runUp(cluster, ssh, provider, {
         planOnly: flags.plan, prune: !flags['no-prune'], concurrency: concurrencyFor(cluster, flags.concurrency), signal: scope.signal,
-        newSsh: () => createSshContext(cluster, {onWarning: warn}),
+        newSsh: () => createSshContext(cluster, {onWarning: warn}), boot,
       }, {
         notice: (line) => { progress.clear(); info(line) },
         progress: (c) => progress.update(c),

@@ -27,6 +27,7 @@ import {clusterKeyPaths, ensureClusterKey} from '../ssh/keys.js'
 import {SshConnectError} from '../ssh/session.js'
 import type {SshContext, SshSession} from '../ssh/types.js'
 import {NODE_PATHS, provisionContext, provisionNode, SWARM_SYSCTL, WAIT_FOR_SSH_RETRIES, APPLY_SYSCTL, type ProvisionContext} from './provision.js'
+import {abandonBootJoin, bootJoinWave, type BootJoinPrepared, prepareBootJoin} from './boot-join.js'
 import {initSwarm, joinNode, managerAddress, readManager, type ManagerFacts} from './swarm.js'
 import {ensureClusterTls, tlsPolicy} from './tls.js'
 import {byNodeName, labelUpdates, planUp, type PlannedNode, type SwarmView, type UpPlan} from './up-plan.js'
@@ -71,6 +72,8 @@ export interface UpOptions {
    * hosts, and clouds without a key of the user's, are reached with it).
    */
   newSsh?: () => SshContext
+  /** `swarm.join: cloud-init`: the boot-join watch (CONTRACT §11; create --join's flags). */
+  boot?: {timeoutMs: number; fallback: 'ssh' | null; rotate: boolean}
 }
 
 export interface UpResult {
@@ -191,6 +194,9 @@ interface ManagerLink {
 
 export async function runUp(cluster: Cluster, ssh: SshContext, provider: Provider, o: UpOptions, hooks: UpHooks = {}): Promise<UpResult> {
   const block = requireBlock(cluster)
+  if (block.join === 'cloud-init' && cluster.driver === 'generic') {
+    throw new UsageError('swarm.join: cloud-init needs a driver that creates nodes (digitalocean, ec2, local); generic hosts exist already: use swarm.join=ssh')
+  }
   const signal = o.signal
   setMaxListeners(o.concurrency + 64, signal)
   const notice = hooks.notice ?? (() => {})
@@ -234,9 +240,6 @@ export async function runUp(cluster: Cluster, ssh: SshContext, provider: Provide
     if (o.planOnly) return result
     if (plan.refusals.length) throw new UsageError(plan.refusals[0])
     hooks.onPlan?.(plan)
-    if (block.join === 'cloud-init') {
-      throw new UsageError("swarm.join: cloud-init is not wired into belt up yet (workers would not join themselves); set swarm.join=ssh for now")
-    }
     if (plan.remove.length && hooks.confirmRemove && !(await hooks.confirmRemove(plan.remove.map((r) => r.name)))) {
       throw new UsageError('cancelled; nothing was changed')
     }
@@ -302,7 +305,10 @@ class Pipeline {
 
   async run(): Promise<void> {
     const {plan} = this
-    const work = new Set([...plan.join_managers, ...plan.join_workers, ...plan.provision])
+    // join: cloud-init: workers are created once the managers are in the swarm (their user data needs the token and
+    // every manager address), join themselves at boot and are watched through the manager: no SSH to them at all.
+    const bootWorkers = new Set(this.cluster.swarm?.join === 'cloud-init' ? plan.nodes.filter((n) => n.role === 'worker').map((n) => n.name) : [])
+    const work = new Set([...plan.join_managers, ...plan.join_workers, ...plan.provision].filter((n) => !bootWorkers.has(n)))
     if (plan.provision.length) {
       const tls = await ensureClusterTls(this.cluster, tlsPolicy(this.cluster.settings))
       this.tls = provisionContext(this.cluster, tls, {forceCerts: false, sysctl: plan.sysctl, verifyTimeoutMs: 90_000})
@@ -330,13 +336,13 @@ class Pipeline {
       if (usable(ep, this.byName.get(name)) || (this.cluster.driver === 'generic' && ep)) d.resolve(ep!)
     }
     this.tick()
-    const creating = this.createAll().finally(() => {
+    const creating = this.createAll((n) => !bootWorkers.has(n.name)).finally(() => {
       this.createsDone = true
       if ([...this.waiters.values()].every((d) => d.settled)) this.wakePoller()
     })
     const polling = this.pollActive()
     const managers = this.managerChain()
-    const workers = this.workerTasks()
+    const workers = bootWorkers.size ? managers.then(() => this.bootJoinWorkers(bootWorkers)) : this.workerTasks()
     await Promise.all([creating, managers, workers])
     this.createsDone = true
     await polling
@@ -351,9 +357,9 @@ class Pipeline {
   // ---- create and active ------------------------------------------------------------------------------------
 
   /** The nodes to create, grouped by pool, size and zone: one provider create per group, managers first. */
-  private async createAll(): Promise<void> {
+  private async createAll(which: (n: PlannedNode) => boolean, userData?: (names: string[]) => string): Promise<void> {
     const groups = new Map<string, PlannedNode[]>()
-    for (const n of this.plan.create) {
+    for (const n of this.plan.create.filter(which)) {
       // Zones only place nodes on the clouds; elsewhere they are labels, and one create serves the pool.
       const key = JSON.stringify([n.pool, n.size, this.cluster.driver === 'local' ? null : n.zone])
       groups.set(key, [...(groups.get(key) ?? []), n])
@@ -365,6 +371,7 @@ class Pipeline {
       const opts = {
         size: first.size ?? '1gb', names, tags: [], pool: first.pool, signal: this.signal, onProgress: this.hooks.notice,
         ...(first.zone && this.cluster.driver !== 'local' ? {zone: first.zone} : {}),
+        ...(userData ? {userData} : {}),
       }
       const {release, unwritable} = await lockCreate(this.cluster, this.signal, this.hooks.notice ?? (() => {}))
       try {
@@ -387,7 +394,7 @@ class Pipeline {
         // A refusal before anything was made this run (a size the cloud does not know) ends the run with exit 2.
         if (err instanceof UsageError && this.result.created.length === 0) {
           this.fatal = err
-          for (const n of this.plan.create) this.rejectWaiter(n.name, 'create', err)
+          for (const n of this.plan.create.filter(which)) this.rejectWaiter(n.name, 'create', err)
           break
         }
         for (const name of names) this.rejectWaiter(name, 'create', err)
@@ -401,6 +408,8 @@ class Pipeline {
   private rejectWaiter(name: string, step: UpStep, err: unknown): void {
     const d = this.waiters.get(name)
     if (d && !d.settled) d.reject(new StepError(step, oneLine(err)))
+    // Nobody waits for a boot-joined worker: its failure is recorded here.
+    else if (!d) this.fail(name, step, err)
   }
 
   /** Local and generic nodes are active as soon as they are made: their records give the endpoints at once. */
@@ -614,7 +623,7 @@ class Pipeline {
 
   /** Workers: reachable and TLS as soon as each is active; the join waits only for the swarm to exist. */
   private async workerTasks(): Promise<void> {
-    const joinWorker = joinWorkerBy(this.plan, this.cluster)
+    const joinWorker = joinWorkerBy()
     const limit = pLimit(Math.max(1, this.o.concurrency))
     const workers = this.plan.nodes.filter((n) => n.role === 'worker' && (this.plan.join_workers.includes(n.name) || this.needsTls(n.name)))
     await Promise.all(workers.map(async (w) => {
@@ -646,6 +655,57 @@ class Pipeline {
         }
       })
     }))
+  }
+
+  /**
+   * join: cloud-init: once the managers are in the swarm, read the token and every manager address once, create the
+   * workers with that user data, then watch them join through one manager connection (bootJoinWave); the worker
+   * token is rotated at the end (CONTRACT §11). Workers already created but not joined (an earlier run) are watched too.
+   */
+  private async bootJoinWorkers(workers: Set<string>): Promise<void> {
+    const expected = this.plan.join_workers.filter((n) => workers.has(n))
+    if (expected.length === 0 || this.signal.aborted) return
+    const link = this.link
+    if (!link) {
+      for (const name of expected) this.fail(name, 'create', new Error('no swarm to join: the managers failed (see above)'))
+      return
+    }
+    const boot = this.o.boot ?? {timeoutMs: 15 * 60_000, fallback: null, rotate: true}
+    let prepared: BootJoinPrepared
+    try {
+      prepared = await prepareBootJoin(this.cluster, this.ssh, link.session.endpoint, {timeoutMs: 60_000, signal: this.signal})
+    } catch (err) {
+      for (const name of expected) this.fail(name, 'join', err)
+      return
+    }
+    let watched = false
+    try {
+      prepared.checkSize(this.plan.create.filter((n) => workers.has(n.name)).map((n) => n.name))
+      await this.createAll((n) => workers.has(n.name), prepared.userData)
+      if (this.fatal) return
+      const failed = new Set(this.result.failed.map((f) => f.name))
+      const names = expected.filter((n) => !failed.has(n))
+      if (names.length === 0 || this.signal.aborted) return
+      this.hooks.notice?.(`${prepared.description}; watching ${names.length} through ${link.name}`)
+      watched = true
+      const w = await bootJoinWave(this.cluster, this.ssh, link.session.endpoint, prepared, {
+        names, timeoutMs: boot.timeoutMs, fallback: boot.fallback, rotate: boot.rotate, concurrency: this.o.concurrency,
+        signal: this.signal, onProgress: this.hooks.notice,
+      })
+      for (const name of w.joined) {
+        this.result.joined.push(name)
+        this.counts.joined++
+      }
+      this.tick()
+      for (const f of w.failed) this.fail(f.name, 'join', new Error(f.error))
+      if (w.duplicatesRemoved.length) this.hooks.notice?.(`removed Down duplicates from the swarm: ${w.duplicatesRemoved.join(', ')}`)
+      this.hooks.notice?.(w.rotated ? 'worker join token rotated (the one in the nodes\' user data no longer works)' : `worker join token kept: ${w.rotateNote ?? 'not rotated'}`)
+    } catch (err) {
+      if (err instanceof UsageError) this.fatal ??= err
+      for (const name of expected) if (!this.result.joined.includes(name) && !this.result.failed.some((f) => f.name === name)) this.fail(name, 'join', err)
+    } finally {
+      if (!watched) await abandonBootJoin(this.cluster, prepared).catch(() => {})
+    }
   }
 
   // ---- labels and shrink ------------------------------------------------------------------------------------
@@ -727,11 +787,7 @@ class Pipeline {
  */
 type JoinWorker = (session: SshSession, link: ManagerLink, signal: AbortSignal, advertiseAddr: string) => Promise<boolean>
 
-function joinWorkerBy(plan: UpPlan, cluster: Cluster): JoinWorker {
-  void plan
-  if (cluster.swarm?.join === 'cloud-init') {
-    return async () => { throw new StepError('join', 'join: cloud-init is not wired into belt up yet') }
-  }
+function joinWorkerBy(): JoinWorker {
   return joinWorkersBySsh
 }
 
