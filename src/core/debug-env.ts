@@ -30,3 +30,13 @@ export function restrictDebugEnv(env: NodeJS.ProcessEnv = process.env): void {
   if (own === undefined) delete env.DEBUG
   else env.DEBUG = own
 }
+
+/**
+ * No colour where it does not belong: with NO_COLOR set, or when stdout is not a terminal (a pipe, a file), colour is
+ * switched off for every library before it loads (FORCE_COLOR=0). Without this, the colour libraries oclif's plugins
+ * use (ansis) colour pipes whenever CI is set. An explicit FORCE_COLOR is the user's choice and left alone.
+ */
+export function restrictColorEnv(env: NodeJS.ProcessEnv = process.env, stdoutIsTty = Boolean(process.stdout.isTTY)): void {
+  if (env.FORCE_COLOR !== undefined && !env.NO_COLOR) return
+  if (env.NO_COLOR || !stdoutIsTty) env.FORCE_COLOR = '0'
+}

@@ -81,7 +81,11 @@ function onTty(args: string[], env: Record<string, string>): Promise<string> {
   const line = [process.execPath, BELT, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
   return new Promise((resolve, reject) => {
     // -e: script exits with belt's code; a refusal (exit 2) still has its output checked.
-    execFile('script', ['-qec', line, '/dev/null'], {env: cleanEnv({TERM: 'xterm-256color', ...env}), timeout: 60_000},
+    // A terminal as an operator has one: outside CI (oclif colours nothing when CI is set, so the harness could not
+    // tell colour from none).
+    const ttyEnv: NodeJS.ProcessEnv = cleanEnv({TERM: 'xterm-256color', ...env})
+    delete ttyEnv.CI
+    execFile('script', ['-qec', line, '/dev/null'], {env: ttyEnv, timeout: 60_000},
       (err, stdout) => (err && typeof err.code !== 'number' ? reject(err) : resolve(String(stdout))))
   })
 }

@@ -107,7 +107,14 @@ test('belt up forms 3 managers over zones + a pool of 4; re-run is a no-op; grow
   const grown = await up('upl')
   assert.deepEqual(grown.created, ['w5', 'w6'])
   assert.deepEqual(grown.joined, ['w5', 'w6'])
-  assert.equal((await nodeLs('upl')).filter((l) => / ready worker \{"pool":"web"\}$/.test(l)).length, 6)
+  // A node just joined may show `unknown` until its first heartbeat: polled, bounded.
+  let readyWorkers = 0
+  for (const end = Date.now() + 60_000; Date.now() < end;) {
+    readyWorkers = (await nodeLs('upl')).filter((l) => / ready worker \{"pool":"web"\}$/.test(l)).length
+    if (readyWorkers === 6) break
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  assert.equal(readyWorkers, 6)
 
   ok(await run('--cluster', 'upl', 'cluster', 'update', 'swarm.workers.web.names=w[1:2]'), 'shrink')
   const noTty = await run('--cluster', 'upl', 'up')
