@@ -4,16 +4,10 @@
 import type {Driver, SwarmBlock} from '../core/config/schema.js'
 import {MANAGER_POOL} from '../core/config/schema.js'
 import type {NodeInfo} from '../providers/provider.js'
+import type {SwarmNode} from './swarm.js'
 
-/** One node as a manager's `docker node inspect` shows it. */
-export interface SwarmMember {
-  id: string
-  hostname: string
-  addr: string
-  role: string
-  availability: string
-  /** ready | down | unknown | disconnected */
-  state: string
+/** One node as a manager's `docker node inspect` shows it: swarm.ts's node (state: ready | down | unknown | disconnected) and more. */
+export interface SwarmMember extends SwarmNode {
   /** leader | reachable | unreachable | '' (workers) */
   managerStatus: string
   labels: Record<string, string>
