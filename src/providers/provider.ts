@@ -181,9 +181,10 @@ export interface Provider {
   remove(target: {names: string[]} | {all: true}, opts?: {signal?: AbortSignal; onProgress?: (m: string) => void}): Promise<RemoveResult>
   /**
    * How long to wait before the next full listing when polling, so the API's rate budget lasts (0: no reason to wait
-   * longer than the poll interval). Providers without a request budget leave it out.
+   * longer than the poll interval). Providers without a request budget leave it out. `nodes`: how many the next listing
+   * will return when the caller knows better than the last listing (droplets just created).
    */
-  listSpacingMs?(): number
+  listSpacingMs?(nodes?: number): number
   /**
    * SSH endpoints for names; unknown names come back in `missing`. `listing`: a list() the caller just made, used
    * instead of listing the cloud again.

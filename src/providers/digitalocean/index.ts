@@ -164,8 +164,8 @@ export class DigitalOceanProvider implements Provider, DoScope {
     return waitForNodes((signal) => this.list({signal}), opts, pollScheduleFromEnv({intervalMs: POLL_MS}))
   }
 
-  listSpacingMs(): number {
-    return this.api.pacer.window.spreadMs(Math.max(1, Math.ceil(this.listed / PER_PAGE)), Date.now())
+  listSpacingMs(nodes = 0): number {
+    return this.api.pacer.window.spreadMs(Math.max(1, Math.ceil(Math.max(this.listed, nodes) / PER_PAGE)), Date.now())
   }
 
   async endpoints(names: string[], listing?: NodeInfo[]): Promise<{found: SshEndpoint[]; missing: string[]}> {
