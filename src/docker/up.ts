@@ -775,8 +775,7 @@ async function joinWorkersBySsh(session: SshSession, link: ManagerLink, signal: 
  * The neighbour-table settings on a node belt up does not provision (above 1,000 nodes), as shell for one exec:
  * written (atomically, by rename) and applied only when the file differs; reads no stdin.
  */
-export function sysctlScript(apply: boolean): string {
-  const f = NODE_PATHS.sysctl
+export function sysctlScript(apply: boolean, f: string = NODE_PATHS.sysctl): string {
   const fail = `{ echo "belt: could not write ${f}" >&2; exit 8; }`
   return [
     `belt_want=$(cat <<'BELT_SYSCTL_EOF'`,
