@@ -436,7 +436,7 @@ class Pipeline {
         // When the API's rate budget is short (right after the creates), the listings it allows are spread evenly from
         // the last one to when the window frees up — the wait comes before a listing (recomputed as the budget moves),
         // so none is spent at once with nothing booted yet, leaving a long blind gap and one large hand-off.
-        const wait = lastList + this.listSpacing(schedule.intervalMs) - Date.now()
+        const wait = this.listWait(lastList, schedule.intervalMs)
         if (wait > 0) {
           await this.nap(Math.min(wait, schedule.intervalMs))
           continue
@@ -467,14 +467,18 @@ class Pipeline {
       }
       // That listing handed on the last waiting node: done, without sleeping out another interval.
       if (this.createsDone && pending().length === 0) break
-      await this.nap(didList ? Math.max(0, lastList + this.listSpacing(schedule.intervalMs) - Date.now()) : schedule.intervalMs)
+      await this.nap(didList ? this.listWait(lastList, schedule.intervalMs) : schedule.intervalMs)
     }
     for (const [name] of pending()) this.rejectWaiter(name, 'active', new Error('interrupted'))
   }
 
-  /** The poll interval, or longer while the API's budget is short; priced at the listing the cluster will need. */
-  private listSpacing(intervalMs: number): number {
-    return Math.max(intervalMs, this.provider.listSpacingMs?.(Math.max(this.byName.size, this.planned.size)) ?? 0)
+  /**
+   * Milliseconds from now until the next listing: one poll interval after the last, or later while the API's budget
+   * is short (priced at the listing the cluster will need, droplets just created included).
+   */
+  private listWait(lastList: number, intervalMs: number): number {
+    const budget = this.provider.listSpacingMs?.({nodes: Math.max(this.byName.size, this.planned.size), since: lastList}) ?? 0
+    return Math.max(lastList + intervalMs - Date.now(), budget, 0)
   }
 
   /** Sleep, woken early by wakePoller (nothing is left to wait for) or Ctrl-C. */

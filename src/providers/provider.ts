@@ -182,9 +182,10 @@ export interface Provider {
   /**
    * How long to wait before the next full listing when polling, so the API's rate budget lasts (0: no reason to wait
    * longer than the poll interval). Providers without a request budget leave it out. `nodes`: how many the next listing
-   * will return when the caller knows better than the last listing (droplets just created).
+   * will return when the caller knows better than the last listing (droplets just created); `since`: when the last
+   * listing started — then the answer is the wait from now (the listings left spread evenly from that one).
    */
-  listSpacingMs?(nodes?: number): number
+  listSpacingMs?(opts?: {nodes?: number; since?: number}): number
   /**
    * SSH endpoints for names; unknown names come back in `missing`. `listing`: a list() the caller just made, used
    * instead of listing the cloud again.

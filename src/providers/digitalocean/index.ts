@@ -164,8 +164,9 @@ export class DigitalOceanProvider implements Provider, DoScope {
     return waitForNodes((signal) => this.list({signal}), opts, pollScheduleFromEnv({intervalMs: POLL_MS}))
   }
 
-  listSpacingMs(nodes = 0): number {
-    return this.api.pacer.window.spreadMs(Math.max(1, Math.ceil(Math.max(this.listed, nodes) / PER_PAGE)), Date.now())
+  listSpacingMs(opts: {nodes?: number; since?: number} = {}): number {
+    const pages = Math.max(1, Math.ceil(Math.max(this.listed, opts.nodes ?? 0) / PER_PAGE))
+    return this.api.pacer.window.spreadMs(pages, Date.now(), opts.since)
   }
 
   async endpoints(names: string[], listing?: NodeInfo[]): Promise<{found: SshEndpoint[]; missing: string[]}> {
