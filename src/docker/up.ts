@@ -438,7 +438,8 @@ class Pipeline {
         // so none is spent at once with nothing booted yet, leaving a long blind gap and one large hand-off.
         const wait = this.listWait(lastList, schedule.intervalMs)
         if (wait > 0) {
-          await this.nap(Math.min(wait, schedule.intervalMs))
+          // In short naps: the wait shrinks faster than time passes (the horizon comes nearer as well).
+          await this.nap(Math.min(wait, 1000))
           continue
         }
         lastList = Date.now()
@@ -467,7 +468,7 @@ class Pipeline {
       }
       // That listing handed on the last waiting node: done, without sleeping out another interval.
       if (this.createsDone && pending().length === 0) break
-      await this.nap(didList ? this.listWait(lastList, schedule.intervalMs) : schedule.intervalMs)
+      await this.nap(didList ? Math.min(this.listWait(lastList, schedule.intervalMs), 1000) : schedule.intervalMs)
     }
     for (const [name] of pending()) this.rejectWaiter(name, 'active', new Error('interrupted'))
   }
