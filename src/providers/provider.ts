@@ -174,7 +174,11 @@ export interface Provider {
   plan(opts: CreateOptions): Promise<CreatePlan>
   create(opts: CreateOptions, plan: CreatePlan): Promise<CreateResult>
   /** This cluster's nodes only, all pages. */
-  list(opts?: {signal?: AbortSignal}): Promise<NodeInfo[]>
+  /**
+   * `onPage`: the nodes of each page of a paged listing as it arrives (a poller hands them on at once); the result
+   * is what counts — providers that list in one go need not call it.
+   */
+  list(opts?: {signal?: AbortSignal; onPage?: (nodes: NodeInfo[]) => void}): Promise<NodeInfo[]>
   /** Poll with list calls (never one call per node) until the count is reached; resolves with the last listing. */
   wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}>
   /** Remove the named nodes, or all of this cluster's nodes. */
