@@ -200,11 +200,16 @@ function joinError(stderr: string, stdout: string, code: number | null): string 
   return remoteError(stderr, stdout, code)
 }
 
+/**
+ * `prelude`: shell run first in the same exec (belt up's sysctl file: one round trip per node, not four); it must not
+ * read stdin (the token comes there) and exits non-zero with a line on stderr when it fails.
+ */
 export async function joinNode(session: SshSession, manager: ManagerFacts, signal?: AbortSignal, onJoined?: (path: JoinPath) => void,
-  advertiseAddr?: string): Promise<JoinOutcome> {
+  advertiseAddr?: string, prelude?: string): Promise<JoinOutcome> {
   const ids = manager.info.managers.map((m) => m.id).filter(Boolean)
   if (!ids.includes(manager.info.nodeId)) ids.push(manager.info.nodeId)
-  const r = await session.exec(joinCommand(manager.address, ids, advertiseAddr), {sudo: true, stdin: manager.token + '\n', signal, maxOutputBytes: 16 * 1024})
+  const command = (prelude ? prelude + '\n' : '') + joinCommand(manager.address, ids, advertiseAddr)
+  const r = await session.exec(command, {sudo: true, stdin: manager.token + '\n', signal, maxOutputBytes: 16 * 1024})
   const out = r.stdout
   if (out.includes('belt-swarm: already')) return 'already'
   const joined = /belt-swarm: joined (api|argv)/.exec(out)

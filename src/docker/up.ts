@@ -8,7 +8,7 @@
 import pLimit from 'p-limit'
 import {setMaxListeners} from 'node:events'
 import {existsSync} from 'node:fs'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {ensureClusterDir, type Cluster} from '../core/config/cluster.js'
 import {lockCreate} from '../core/config/create-lock.js'
 import {ensureClusterId} from '../core/config/identity.js'
@@ -428,9 +428,12 @@ class Pipeline {
     this.polling = true
     const schedule = pollScheduleFromEnv(this.cluster.driver === 'digitalocean' ? {intervalMs: 5000} : {intervalMs: 1000})
     const started = Date.now()
+    // run()'s listing counts as the last one.
+    let lastList = started
     const pending = () => [...this.waiters.entries()].filter(([, d]) => !d.settled)
     while (!this.signal.aborted) {
       const waiting = pending()
+      let didList = false
       if (waiting.length === 0 && this.createsDone) break
       const creating = new Set(this.plan.create.map((n) => n.name))
       // Names no create is still working on and the listing lacks: nothing will make them.
@@ -439,8 +442,19 @@ class Pipeline {
         break
       }
       if (waiting.length > 0 && (this.createsDone || waiting.some(([n]) => this.byName.has(n) || !creating.has(n)))) {
+        // When the API's rate budget is short (right after the creates), the listings it allows are spread evenly from
+        // the last one to when the window frees up — the wait comes before a listing (recomputed as the budget moves),
+        // so none is spent at once with nothing booted yet, leaving a long blind gap and one large hand-off.
+        const wait = this.listWait(lastList, schedule.intervalMs)
+        if (wait > 0) {
+          // In short naps: the wait shrinks faster than time passes (the horizon comes nearer as well).
+          await this.nap(Math.min(wait, 1000))
+          continue
+        }
+        lastList = Date.now()
+        didList = true
         try {
-          const nodes = await this.provider.list({signal: this.signal})
+          const nodes = await this.provider.list({signal: this.signal, onPage: (page) => this.handOnPage(page)})
           for (const n of nodes) if (n.status !== 'gone') this.byName.set(n.name, n)
           const eps = await endpointsOf(this.cluster, this.provider, nodes)
           for (const [name, d] of waiting) {
@@ -463,15 +477,42 @@ class Pipeline {
       }
       // That listing handed on the last waiting node: done, without sleeping out another interval.
       if (this.createsDone && pending().length === 0) break
-      const nap = new AbortController()
-      this.wakePoller = () => nap.abort()
-      // Spaced out when the API's rate budget is short (right after the creates): the listings it allows then are spread
-      // over the window, rather than spent at once with nothing active yet and a blind wait for the window after.
-      const spacing = Math.max(schedule.intervalMs, this.provider.listSpacingMs?.() ?? 0)
-      await sleep(spacing, AbortSignal.any([this.signal, nap.signal])).catch(() => {})
-      this.wakePoller = () => {}
+      await this.nap(didList ? Math.min(this.listWait(lastList, schedule.intervalMs), 1000) : schedule.intervalMs)
     }
     for (const [name] of pending()) this.rejectWaiter(name, 'active', new Error('interrupted'))
+  }
+
+  /**
+   * Milliseconds from now until the next listing: one poll interval after the last, or later while the API's budget
+   * is short (priced at the listing the cluster will need, droplets just created included).
+   */
+  private listWait(lastList: number, intervalMs: number): number {
+    const budget = this.provider.listSpacingMs?.({nodes: Math.max(this.byName.size, this.planned.size), since: lastList}) ?? 0
+    return Math.max(lastList + intervalMs - Date.now(), budget, 0)
+  }
+
+  /** A page of a listing in progress: its active nodes go on at once (the whole listing takes seconds at 2,000). */
+  private handOnPage(page: NodeInfo[]): void {
+    const active = page.filter((n) => n.status === 'active' && this.waiters.get(n.name)?.settled === false)
+    if (active.length === 0) return
+    endpointsOf(this.cluster, this.provider, active).then((eps) => {
+      for (const n of active) {
+        const ep = eps.get(n.name)
+        if (!usable(ep, n)) continue
+        this.byName.set(n.name, n)
+        this.endpoints.set(n.name, ep)
+        this.waiters.get(n.name)?.resolve(ep)
+      }
+      this.tick()
+    }, () => {})
+  }
+
+  /** Sleep, woken early by wakePoller (nothing is left to wait for) or Ctrl-C. */
+  private async nap(ms: number): Promise<void> {
+    const nap = new AbortController()
+    this.wakePoller = () => nap.abort()
+    await sleep(ms, AbortSignal.any([this.signal, nap.signal])).catch(() => {})
+    this.wakePoller = () => {}
   }
 
   // ---- one task per node ------------------------------------------------------------------------------------
@@ -506,14 +547,21 @@ class Pipeline {
         this.counts.provisioned++
         this.recordProvisioned(name)
         this.tick()
-      } else if (this.plan.sysctl) {
-        await writeSysctl(session, this.cluster.driver !== 'local', signal)
+      } else if (this.plan.sysctl && !this.plan.join_workers.includes(name)) {
+        // A joining worker writes it in its join exec (joinWorkersBySsh): one round trip, not two.
+        await session.exec(this.sysctlScript(), {sudo: true, signal}).then((r) => {
+          if (r.code !== 0) throw new Error(r.stderr.trim().split('\n')[0] || `exit code ${r.code}`)
+        })
       }
     } catch (err) {
       session.close()
       throw new StepError('tls', oneLine(err))
     }
     return session
+  }
+
+  private sysctlScript(): string {
+    return sysctlScript(this.cluster.driver !== 'local')
   }
 
   private recordProvisioned(name: string): void {
@@ -642,7 +690,8 @@ class Pipeline {
           } catch (err) {
             throw new StepError('join', oneLine(err))
           }
-          if (await joinWorker(session, link, step.signal, this.advertise(session.endpoint))) {
+          const prelude = this.plan.sysctl && !this.needsTls(w.name) ? this.sysctlScript() : undefined
+          if (await joinWorker(session, link, step.signal, this.advertise(session.endpoint), prelude)) {
             this.result.joined.push(w.name)
             this.counts.joined++
             this.tick()
@@ -785,26 +834,36 @@ class Pipeline {
  * How workers join, chosen by `swarm.join`: over SSH here (one exec on the node's own session). Joining at boot
  * (`cloud-init`) slots in as another function of this shape.
  */
-type JoinWorker = (session: SshSession, link: ManagerLink, signal: AbortSignal, advertiseAddr: string) => Promise<boolean>
+type JoinWorker = (session: SshSession, link: ManagerLink, signal: AbortSignal, advertiseAddr: string, prelude?: string) => Promise<boolean>
 
 function joinWorkerBy(): JoinWorker {
   return joinWorkersBySsh
 }
 
-async function joinWorkersBySsh(session: SshSession, link: ManagerLink, signal: AbortSignal, advertiseAddr: string): Promise<boolean> {
+async function joinWorkersBySsh(session: SshSession, link: ManagerLink, signal: AbortSignal, advertiseAddr: string, prelude?: string): Promise<boolean> {
   try {
-    return (await joinNode(session, link.worker, signal, undefined, advertiseAddr)) === 'joined'
+    return (await joinNode(session, link.worker, signal, undefined, advertiseAddr, prelude)) === 'joined'
   } catch (err) {
     throw new StepError('join', oneLine(err))
   }
 }
 
-/** The neighbour-table settings on a node belt up does not provision (above 1,000 nodes). */
-async function writeSysctl(session: SshSession, apply: boolean, signal: AbortSignal): Promise<void> {
-  const r = await session.exec(`cat ${NODE_PATHS.sysctl} 2>/dev/null`, {sudo: true, signal})
-  if (r.stdout === SWARM_SYSCTL) return
-  await session.writeFile(NODE_PATHS.sysctl, SWARM_SYSCTL, {mode: 0o644, sudo: true})
-  if (apply) await session.exec(APPLY_SYSCTL, {sudo: true, signal})
+/**
+ * The neighbour-table settings on a node belt up does not provision (above 1,000 nodes), as shell for one exec:
+ * written (atomically, by rename) and applied only when the file differs; reads no stdin.
+ */
+export function sysctlScript(apply: boolean, f: string = NODE_PATHS.sysctl): string {
+  const fail = `{ echo "belt: could not write ${f}" >&2; exit 8; }`
+  return [
+    `belt_want=$(cat <<'BELT_SYSCTL_EOF'`,
+    SWARM_SYSCTL.replace(/\n$/, ''),
+    'BELT_SYSCTL_EOF',
+    ')',
+    `if [ "$(cat ${f} 2>/dev/null)" != "$belt_want" ]; then`,
+    `  mkdir -p ${dirname(f)} && printf '%s\\n' "$belt_want" > ${f}.belt-tmp-$$ && chmod 644 ${f}.belt-tmp-$$ && mv -f ${f}.belt-tmp-$$ ${f} || ${fail}`,
+    ...(apply ? [`  ${APPLY_SYSCTL} || { echo "belt: ${APPLY_SYSCTL} failed" >&2; exit 8; }`] : []),
+    'fi',
+  ].join('\n')
 }
 
 export {managerAddress}

@@ -174,16 +174,22 @@ export interface Provider {
   plan(opts: CreateOptions): Promise<CreatePlan>
   create(opts: CreateOptions, plan: CreatePlan): Promise<CreateResult>
   /** This cluster's nodes only, all pages. */
-  list(opts?: {signal?: AbortSignal}): Promise<NodeInfo[]>
+  /**
+   * `onPage`: the nodes of each page of a paged listing as it arrives (a poller hands them on at once); the result
+   * is what counts — providers that list in one go need not call it.
+   */
+  list(opts?: {signal?: AbortSignal; onPage?: (nodes: NodeInfo[]) => void}): Promise<NodeInfo[]>
   /** Poll with list calls (never one call per node) until the count is reached; resolves with the last listing. */
   wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}>
   /** Remove the named nodes, or all of this cluster's nodes. */
   remove(target: {names: string[]} | {all: true}, opts?: {signal?: AbortSignal; onProgress?: (m: string) => void}): Promise<RemoveResult>
   /**
    * How long to wait before the next full listing when polling, so the API's rate budget lasts (0: no reason to wait
-   * longer than the poll interval). Providers without a request budget leave it out.
+   * longer than the poll interval). Providers without a request budget leave it out. `nodes`: how many the next listing
+   * will return when the caller knows better than the last listing (droplets just created); `since`: when the last
+   * listing started — then the answer is the wait from now (the listings left spread evenly from that one).
    */
-  listSpacingMs?(): number
+  listSpacingMs?(opts?: {nodes?: number; since?: number}): number
   /**
    * SSH endpoints for names; unknown names come back in `missing`. `listing`: a list() the caller just made, used
    * instead of listing the cloud again.

@@ -123,14 +123,18 @@ export class DoApi {
     }
   }
 
-  /** Every item of a paginated listing, following links.pages.next. */
-  async listAll<T>(what: string, key: string, fetch: (c: DotsClient, page: number) => Promise<{data: unknown}>, signal?: AbortSignal): Promise<T[]> {
+  /** Every item of a paginated listing, following links.pages.next; `onPage` sees each page's items as it arrives. */
+  async listAll<T>(what: string, key: string, fetch: (c: DotsClient, page: number) => Promise<{data: unknown}>, signal?: AbortSignal,
+    onPage?: (items: T[]) => void): Promise<T[]> {
     const items: T[] = []
     let page = 1
     for (;;) {
       const data = (await this.call(what, (c) => fetch(c, page), signal)) as Record<string, unknown> & {links?: {pages?: {next?: string}}}
       const got = data[key]
-      if (Array.isArray(got)) items.push(...(got as T[]))
+      if (Array.isArray(got)) {
+        items.push(...(got as T[]))
+        onPage?.(got as T[])
+      }
       const next = data.links?.pages?.next
       if (!next) return items
       const n = Number(new URL(next, 'http://x').searchParams.get('page'))

@@ -74,9 +74,11 @@ export interface DropletsByTag {
  * Every droplet with this cluster's name tag, every page (per_page 200), de-duplicated (pages shift while droplets
  * come and go), split by its id tag.
  */
-export async function listByName(scope: DoScope, signal?: AbortSignal): Promise<DropletsByTag> {
+export async function listByName(scope: DoScope, signal?: AbortSignal, onPage?: (ours: Droplet[]) => void): Promise<DropletsByTag> {
+  const ours = (d: Droplet) => Boolean(scope.idTag && (d.tags ?? []).includes(scope.idTag) && (d.tags ?? []).includes(scope.clusterTag))
   const all = await scope.api.listAll<Droplet>('list droplets', 'droplets',
-    (c, page) => c.droplet.listDroplets({page, per_page: PER_PAGE, tag_name: scope.clusterTag}), signal)
+    (c, page) => c.droplet.listDroplets({page, per_page: PER_PAGE, tag_name: scope.clusterTag}), signal,
+    onPage && ((page) => onPage(page.filter(ours))))
   const seen = new Set<number>()
   const out: DropletsByTag = {ours: [], foreign: [], legacy: []}
   for (const d of all) {

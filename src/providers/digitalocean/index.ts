@@ -145,8 +145,8 @@ export class DigitalOceanProvider implements Provider, DoScope {
   }
 
   /** This cluster's droplets (the id tag); the others with its name tag are counted for foreignNote() and dropped. */
-  private async listDroplets(signal?: AbortSignal): Promise<Droplet[]> {
-    const {ours, foreign, legacy} = await listByName(this, signal)
+  private async listDroplets(signal?: AbortSignal, onPage?: (ours: Droplet[]) => void): Promise<Droplet[]> {
+    const {ours, foreign, legacy} = await listByName(this, signal, onPage)
     this.strangers = {foreign: foreign.length, legacy: legacy.length}
     this.listed = ours.length + foreign.length + legacy.length
     return ours
@@ -156,16 +156,18 @@ export class DigitalOceanProvider implements Provider, DoScope {
     return strangersNote(this.strangers, `droplet(s) tagged ${this.clusterTag}`, 'belt-id')
   }
 
-  async list(opts: {signal?: AbortSignal} = {}): Promise<NodeInfo[]> {
-    return (await this.listDroplets(opts.signal)).map(toNode)
+  async list(opts: {signal?: AbortSignal; onPage?: (nodes: NodeInfo[]) => void} = {}): Promise<NodeInfo[]> {
+    const onPage = opts.onPage
+    return (await this.listDroplets(opts.signal, onPage && ((page) => onPage(page.map(toNode))))).map(toNode)
   }
 
   async wait(opts: WaitOptions): Promise<{reached: boolean; nodes: NodeInfo[]}> {
     return waitForNodes((signal) => this.list({signal}), opts, pollScheduleFromEnv({intervalMs: POLL_MS}))
   }
 
-  listSpacingMs(): number {
-    return this.api.pacer.window.spreadMs(Math.max(1, Math.ceil(this.listed / PER_PAGE)), Date.now())
+  listSpacingMs(opts: {nodes?: number; since?: number} = {}): number {
+    const pages = Math.max(1, Math.ceil(Math.max(this.listed, opts.nodes ?? 0) / PER_PAGE))
+    return this.api.pacer.window.spreadMs(pages, Date.now(), opts.since)
   }
 
   async endpoints(names: string[], listing?: NodeInfo[]): Promise<{found: SshEndpoint[]; missing: string[]}> {

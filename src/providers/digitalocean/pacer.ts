@@ -75,15 +75,19 @@ export class RateWindow {
    * How far apart repeated jobs of `cost` requests (a listing of several pages) should start so the budget left now
    * lasts until the window's oldest request leaves it: 0 when it lasts anyway. After a burst (2,000 droplets created
    * in 200 requests) polling every few seconds would spend the rest at once and then wait the window out blind.
+   * With `since` (the last job's start), the wait from `now` instead; when no job fits, the wait until one does.
    */
-  spreadMs(cost: number, now: number): number {
+  spreadMs(cost: number, now: number, since?: number): number {
     const used = this.used(now)
     const left = this.limit - used
     if (this.times.length === 0) return 0
     const horizon = this.times[0] + this.windowMs - now
     const jobs = Math.floor(left / Math.max(1, cost))
     if (jobs <= 0) return Math.max(0, this.delayFor(cost, now))
-    return Math.max(0, Math.floor(horizon / jobs))
+    const gap = Math.floor(horizon / jobs)
+    // `since`: when the last job started. Then the answer is the wait from now: the jobs left, evenly spaced from
+    // that one, the last of them as the oldest request leaves (none spent at once right after a burst).
+    return since === undefined ? Math.max(0, gap) : Math.max(0, since + gap - now)
   }
 
   /** Milliseconds until `cost` requests could start back to back. */

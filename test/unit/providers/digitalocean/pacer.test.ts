@@ -176,6 +176,20 @@ test('spreadMs: a short budget is spread over what is left of the window; a full
   assert.ok(w.spreadMs(11, 61_000) < 5000, 'the burst has left: plenty again (below any poll interval)')
 })
 
+test('spreadMs with since: the wait from now, the listings left spaced evenly from the last one to the window freeing', () => {
+  const w = new RateWindow(250, 60_000)
+  for (let i = 0; i < 210; i++) w.start()(1000)
+  // Right after the burst (last listing at 0.5 s), 40 left = 3 listings of 11 until 61 s: no listing at once.
+  const at6 = w.spreadMs(11, 6000, 500)
+  assert.ok(at6 > 5000, `waits (${at6} ms) rather than listing with nothing booted`)
+  // It comes when the time since the last listing reaches the even spacing of what is left: at ~15.6 s here.
+  assert.equal(w.spreadMs(11, 15_700, 500), 0)
+  assert.ok(w.spreadMs(11, 15_500, 500) > 0)
+  for (let i = 0; i < 33; i++) w.start()(15_600)
+  // 7 left, no listing fits: the wait until one does (from now, whatever since says).
+  assert.equal(w.spreadMs(11, 20_000, 15_500), 61_000 - 20_000)
+})
+
 test('a reserve keeps slots free: a create waits where a listing still goes', () => {
   const w = new RateWindow(10, 60_000)
   for (let i = 0; i < 7; i++) w.start()(1000)
