@@ -1,6 +1,7 @@
 // What every driver's power action shares: which of the named nodes get the call, which are already in the wanted
 // state, and which cannot be acted on (unknown, gone, or off for a restart). Pure; the drivers make the calls.
-import type {Failure, NodeStatus, PowerAction} from './provider.js'
+import pLimit from 'p-limit'
+import type {Failure, NodeStatus, PowerAction, PowerResult} from './provider.js'
 
 export interface PowerSplit<T> {
   send: T[]
@@ -28,4 +29,25 @@ export function powerSplit<T extends {name: string; status: NodeStatus}>(action:
     else out.send.push(n)
   }
   return out
+}
+
+/**
+ * One power action per node, `concurrency` at a time: a node not started before Ctrl-C fails as "not started
+ * (interrupted)", an action that throws fails its node with the reason; `act` records its own success.
+ */
+export async function eachNode<T extends {name: string}>(nodes: T[], concurrency: number, result: PowerResult,
+  signal: AbortSignal | undefined, act: (n: T) => Promise<void>): Promise<void> {
+  const limit = pLimit(concurrency)
+  await Promise.all(nodes.map((n) => limit(async () => {
+    if (signal?.aborted) {
+      result.interrupted = true
+      result.failed.push({name: n.name, error: 'not started (interrupted)'})
+      return
+    }
+    try {
+      await act(n)
+    } catch (err) {
+      result.failed.push({name: n.name, error: (err as Error).message})
+    }
+  })))
 }

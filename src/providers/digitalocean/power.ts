@@ -1,9 +1,8 @@
 // Power actions on droplets: reboot / power_off / power_on (and power_cycle for --hard) as one droplet action each,
 // through the token's pacer (api.ts), so 2,000 droplets take the rate budget's time and never a 429 storm; a hard
 // restart of the whole cluster is one tag-wide power_cycle on the cluster's id tag (never the shared name tag).
-import pLimit from 'p-limit'
 import type {PowerAction, PowerOptions, PowerResult} from '../provider.js'
-import {powerSplit} from '../power.js'
+import {eachNode, powerSplit} from '../power.js'
 import type {DoScope} from './api.js'
 import {listByName, toNode, type Droplet} from './droplets.js'
 
@@ -32,21 +31,11 @@ export async function powerDroplets(scope: DoScope, action: PowerAction, names: 
     }
     return result
   }
-  const limit = pLimit(ACTION_CONCURRENCY)
-  await Promise.all(split.send.map((n) => limit(async () => {
-    if (opts.signal?.aborted) {
-      result.interrupted = true
-      result.failed.push({name: n.name, error: 'not started (interrupted)'})
-      return
-    }
-    try {
-      await dropletAction(scope, n.droplet, type, opts.signal)
-      result.ok.push(n.name)
-      opts.onProgress?.(`${type} ${n.name} (${result.ok.length}/${split.send.length})`)
-    } catch (err) {
-      result.failed.push({name: n.name, error: (err as Error).message})
-    }
-  })))
+  await eachNode(split.send, ACTION_CONCURRENCY, result, opts.signal, async (n) => {
+    await dropletAction(scope, n.droplet, type, opts.signal)
+    result.ok.push(n.name)
+    opts.onProgress?.(`${type} ${n.name} (${result.ok.length}/${split.send.length})`)
+  })
   return result
 }
 

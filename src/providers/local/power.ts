@@ -2,10 +2,9 @@
 // through the host's own systemctl first, unless --hard; then every process of the host and its network namespace),
 // start starts it again exactly as `create` starts a recorded host (its folder, keys and /var/lib/docker kept, same
 // address), and restart is both. Done when it returns: no separate wait for the provider's status.
-import pLimit from 'p-limit'
 import type {Cluster} from '../../core/config/cluster.js'
 import type {CreatePlan, PowerAction, PowerOptions, PowerResult} from '../provider.js'
-import {powerSplit} from '../power.js'
+import {eachNode, powerSplit} from '../power.js'
 import {type LocalNodeRecord, initAlive, stopNode} from './host.js'
 import {clusterNetwork, hostInfo, hostRecords} from './records.js'
 import {START_CONCURRENCY, startHosts} from './start.js'
@@ -29,23 +28,13 @@ export async function powerHosts(cluster: LocalCluster, action: PowerAction, nam
     const result: PowerResult = {ok: [], already: split.already, failed: split.failed, interrupted: false}
     let toStart = split.send
     if (action !== 'start') {
-      const limit = pLimit(START_CONCURRENCY)
       const stopped: typeof toStart = []
-      await Promise.all(split.send.map((n) => limit(async () => {
-        if (opts.signal?.aborted) {
-          result.interrupted = true
-          result.failed.push({name: n.name, error: 'not started (interrupted)'})
-          return
-        }
-        try {
-          if (!opts.hard) await stopDockerInside(n.rec)
-          await stopNode(n.rec, {netns: n.rec.netns, veth: n.rec.veth, dir: n.rec.dir})
-          stopped.push(n)
-          opts.onProgress?.(`stopped ${n.name}`)
-        } catch (err) {
-          result.failed.push({name: n.name, error: (err as Error).message})
-        }
-      })))
+      await eachNode(split.send, START_CONCURRENCY, result, opts.signal, async (n) => {
+        if (!opts.hard) await stopDockerInside(n.rec)
+        await stopNode(n.rec, {netns: n.rec.netns, veth: n.rec.veth, dir: n.rec.dir})
+        stopped.push(n)
+        opts.onProgress?.(`stopped ${n.name}`)
+      })
       if (action === 'stop') {
         result.ok.push(...stopped.map((n) => n.name))
         return result
